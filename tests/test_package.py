@@ -1,0 +1,43 @@
+"""Checks on the exported package that a notebook cell cannot make: every module imports on its own
+(no name that only a notebook's hidden cell defined), and no module imports a higher-numbered one."""
+import ast, importlib, json, subprocess, sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _modules():
+    """Module name -> notebook number, from the `default_exp` line of each numbered notebook."""
+    out = {}
+    for nb in sorted((ROOT / "nbs").glob("[0-9][0-9]_*.ipynb")):
+        for cell in json.loads(nb.read_text())["cells"]:
+            src = "".join(cell["source"])
+            if cell["cell_type"] == "code" and "default_exp" in src:
+                out[src.split("default_exp", 1)[1].split()[0]] = int(nb.name[:2])
+    return out
+
+
+def test_every_module_imports_in_a_fresh_interpreter():
+    for mod in _modules():
+        r = subprocess.run([sys.executable, "-c", f"import brainvlm.{mod}"], capture_output=True, text=True)
+        assert r.returncode == 0, f"brainvlm.{mod}: {r.stderr[-2000:]}"
+
+
+def test_import_graph_follows_reading_order():
+    order = _modules()
+    assert {"core", "io", "cohorts", "synth", "launch"} <= set(order)
+    for mod, num in order.items():
+        tree = ast.parse((ROOT / "brainvlm" / f"{mod}.py").read_text())
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("brainvlm."):
+                names = [node.module.split(".")[1]]
+            elif isinstance(node, ast.Import):
+                names = [a.name.split(".")[1] for a in node.names if a.name.startswith("brainvlm.")]
+            for n in names:
+                assert order.get(n, -1) < num, f"brainvlm.{mod} ({num:02d}) imports brainvlm.{n} ({order.get(n)})"
+
+
+def test_console_script_is_installed():
+    r = subprocess.run(["brainvlm", "--help"], capture_output=True, text=True)
+    assert r.returncode == 0 and "synth" in r.stdout and "cache" in r.stdout
