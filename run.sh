@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# One entry point for people and CI: `bash run.sh demo` runs the main job, `bash run.sh test` runs every test.
-# Both create (or reuse) the project-local virtual environment .venv and install what they need into it.
+# One entry point for people and CI: `bash run.sh demo` runs the main job, `bash run.sh test` runs every test,
+# `bash run.sh docs` builds the documentation site into _docs/ (and README.md from nbs/index.ipynb).
+# Each creates (or reuses) the project-local virtual environment .venv and installs what it needs into it.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -22,6 +23,29 @@ setup() {
   fi
   export PATH="$PWD/.venv/bin:$PATH"
   export MPLBACKEND=Agg
+}
+
+setup_chromium() {
+  # tests/test_docs.py drives Debian's Chromium (headless); install it when it is missing and we are root.
+  command -v chromium >/dev/null 2>&1 && return 0
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "run.sh: installing Debian's chromium for the docs browser test" >&2
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } ||
+      echo "run.sh: could not install chromium" >&2
+  fi
+  command -v chromium >/dev/null 2>&1 || echo "run.sh: no chromium: tests/test_docs.py skips (and fails in CI)" >&2
+}
+
+check_readme() {
+  # README.md is generated from nbs/index.ipynb (tools/build_docs.py): it must be exactly what the notebook gives.
+  python tools/build_docs.py --readme-only
+  local diff
+  diff=$(git status --porcelain -- README.md)
+  if [ -n "$diff" ]; then
+    echo "run.sh: README.md is not what nbs/index.ipynb gives (edit the notebook, run \`bash run.sh docs\`, commit both):" >&2
+    git --no-pager diff -- README.md >&2
+    exit 1
+  fi
 }
 
 check_clean() {
@@ -46,14 +70,21 @@ case "$cmd" in
     ;;
   test)
     setup
+    setup_chromium
     check_clean
+    check_readme
     nbdev_test --n_workers 2 --timing
     python -m pytest -q tests "$@"
     ;;
+  docs)
+    setup
+    python tools/build_docs.py "$@"
+    ;;
   setup)
     setup
+    setup_chromium
     ;;
   *)
-    echo "usage: bash run.sh demo|test|setup [args]" >&2; exit 2
+    echo "usage: bash run.sh demo|test|docs|setup [args]" >&2; exit 2
     ;;
 esac
