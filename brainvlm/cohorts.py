@@ -12,7 +12,7 @@ from typing import Iterable, Sequence
 import nibabel as nib
 import numpy as np
 from omegaconf import OmegaConf, DictConfig
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from .core import DataError, ManifestError, SkipLog, MODALITIES, get_modality, write_json
 from .io import (Preprocessing, IntensityStats, StatsAccumulator, VolumeCache, preprocess, background_value,
