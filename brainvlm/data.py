@@ -18,9 +18,9 @@ from .cohorts import Manifest, QUESTIONS, answer_for, cohort_settings, preproces
 
 # %% auto #0
 __all__ = ['IMAGE_TOKEN', 'CHAT_ROLES', 'SYSTEM_PROMPT', 'SPECIAL_TOKENS', 'cohort_texts', 'train_tokenizer',
-           'normalize_conversation', 'ConversationTokenizer', 'masked_text', 'ModalityDataset', 'VolumeDataset',
-           'FMRIWindowDataset', 'VolumeAugment', 'read_image_2d', 'Image2DDataset', 'InterleaveDataset',
-           'ModalityCollator', 'ModalityBatchSampler', 'seed_worker', 'show_batch']
+           'normalize_conversation', 'ConversationTokenizer', 'masked_text', 'conversation_samples', 'ModalityDataset',
+           'VolumeDataset', 'FMRIWindowDataset', 'VolumeAugment', 'read_image_2d', 'Image2DDataset',
+           'InterleaveDataset', 'ModalityCollator', 'ModalityBatchSampler', 'seed_worker', 'show_batch']
 
 # %% ../nbs/04_data.ipynb #43af9491
 IMAGE_TOKEN = "<image>"
@@ -134,6 +134,11 @@ def masked_text(ids, labels, tok) -> str:
     return text.replace(SYSTEM_PROMPT, "[system prompt]").replace("</s>", "</s>\n")
 
 # %% ../nbs/04_data.ipynb #f7cbe439
+def conversation_samples(conv: list[dict], split_turns: bool = False) -> list[tuple[list[dict], str]]:
+    "(conversation, task_id) pairs of a record: the whole conversation, or one per question (task_id = its kind)."
+    if not split_turns: return [(conv, "conversation")]
+    return [([conv[j], conv[j + 1]], conv[j].get("kind", f"turn{j // 2}")) for j in range(0, len(conv) - 1, 2)]
+
 class ModalityDataset(Dataset):
     "Base of the per-modality datasets: manifest records → modality-keyed samples."
     def __init__(self, manifest: Manifest, modality: str,
@@ -158,11 +163,7 @@ class ModalityDataset(Dataset):
             except DataError as e:
                 self.skipped.handle(DataError(e.reason, e.file or manifest.path, rec["subject_id"]))
 
-    def _conversations(self, rec):
-        conv = rec["conversations"]
-        if not self.split_turns_enabled(): return [(conv, "conversation")]
-        return [([conv[j], conv[j + 1]], conv[j].get("kind", f"turn{j // 2}")) for j in range(0, len(conv) - 1, 2)]
-    def split_turns_enabled(self): return getattr(self, "_split", False)
+    def _conversations(self, rec): return conversation_samples(rec["conversations"], getattr(self, "_split", False))
     def _frames(self, rec): return [None]
 
     def prep(self, rec):
@@ -273,10 +274,9 @@ class Image2DDataset(Dataset):
         self.items = []
         for i, rec in enumerate(manifest):
             if modality not in rec["modality_paths"]: continue
-            conv = rec["conversations"]
-            convs = [([conv[j], conv[j + 1]], conv[j].get("kind", f"turn{j // 2}")) for j in range(0, len(conv) - 1, 2)] if split_turns else [(conv, "conversation")]
             try:
-                for c, task in convs: self.items.append((i, text(c, modality, rec["subject_id"]), task))
+                for c, task in conversation_samples(rec["conversations"], split_turns):
+                    self.items.append((i, text(c, modality, rec["subject_id"]), task))
             except DataError as e: self.skipped.handle(e)
     def __len__(self): return len(self.items)
     def __getitem__(self, i):

@@ -41,3 +41,13 @@ def test_import_graph_follows_reading_order():
 def test_console_script_is_installed():
     r = subprocess.run(["brainvlm", "--help"], capture_output=True, text=True)
     assert r.returncode == 0 and "synth" in r.stdout and "cache" in r.stdout
+
+
+def test_notebooks_carry_no_widget_state():
+    """Widget state or widget outputs make the docs pages load the widget manager from a CDN: keep them out."""
+    for nb in sorted((ROOT / "nbs").glob("*.ipynb")):
+        data = json.loads(nb.read_text())
+        assert "widgets" not in data.get("metadata", {}), f"{nb.name}: notebook metadata holds widget state"
+        for cell in data["cells"]:
+            for out in cell.get("outputs", []):
+                assert "application/vnd.jupyter.widget-view+json" not in out.get("data", {}), f"{nb.name}: a widget output"
