@@ -179,6 +179,10 @@ def convert_notebook(nb: dict, links: dict[str, str], doc_url: str) -> tuple[dic
                 tags.append("remove_input")
         cells.append({k: v for k, v in cell.items() if k in _CELL_KEYS})  # nbdev leaves e.g. `has_sd` in cells
     nb["cells"] = cells
+    # nbdev's processing leaves an (empty) widget state in the metadata when ipywidgets is installed, and nbconvert then
+    # loads the widget manager from a CDN; a page with no widget output needs neither (tests/test_docs.py checks this).
+    if not any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for c in cells for o in c.get("outputs", [])):
+        nb.get("metadata", {}).pop("widgets", None)
     return nb, fm.get("title") or ""
 
 
