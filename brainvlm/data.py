@@ -113,6 +113,12 @@ class ConversationTokenizer:
         n = keep[-1]
         return {"input_ids": torch.tensor(ids[:n]), "attention_mask": torch.ones(n, dtype=torch.long), "labels": torch.tensor(labels[:n])}
 
+    def prompt_ids(self, question: str, modality: str, record: str | None = None) -> torch.Tensor:
+        "The ids a model is given to answer `question`: the same prefix training used (BOS, system prompt, question with its image)."
+        (q, _), = normalize_conversation([{"from": "human", "value": question}, {"from": "gpt", "value": "-"}], record)
+        ids = ([self.tok.bos_token_id] if self.tok.bos_token_id is not None else []) + (self._ids(self.system + " ", modality) if self.system else [])
+        return torch.tensor(ids + self._ids(f"{CHAT_ROLES[0]} {q} {CHAT_ROLES[1]}", modality))
+
     def _encoder_decoder(self, ids, labels, ends, record):
         start = ends[-2] if len(ends) > 1 else 0                     # the last answer is the target
         target = [t for t, l in zip(ids[start:], labels[start:]) if l != -100]
