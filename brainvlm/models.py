@@ -6,7 +6,7 @@
 from __future__ import annotations
 import copy, dataclasses, math, os, re, shutil, tempfile
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Literal, Mapping, Sequence     # Literal: the inherited config fields' annotations name it (show_doc evaluates them here)
 
 import pandas as pd
 import torch

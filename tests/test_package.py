@@ -51,3 +51,14 @@ def test_notebooks_carry_no_widget_state():
         for cell in data["cells"]:
             for out in cell.get("outputs", []):
                 assert "application/vnd.jupyter.widget-view+json" not in out.get("data", {}), f"{nb.name}: a widget output"
+
+
+def test_exported_signatures_evaluate():
+    """show_doc evaluates every exported signature's annotations in its module (the docs build stops otherwise)."""
+    import inspect
+    for mod in _modules():
+        m = importlib.import_module(f"brainvlm.{mod}")
+        for name, obj in vars(m).items():
+            if getattr(obj, "__module__", None) != m.__name__ or not (inspect.isclass(obj) or inspect.isfunction(obj)): continue
+            if inspect.isclass(obj) and issubclass(obj, BaseException) and "__init__" not in vars(obj): continue
+            inspect.signature(obj, eval_str=True)       # raises NameError when an annotation names something not imported
