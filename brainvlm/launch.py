@@ -4,20 +4,27 @@
 
 # %% ../nbs/08_launch.ipynb #470ee483
 from __future__ import annotations
-import argparse, json, sys, time
+import argparse, json, os, sys, time
 from dataclasses import asdict
 from pathlib import Path
+from typing import Sequence
 
 import pandas as pd
 
-from .core import BrainVLMError, write_json
+from omegaconf import OmegaConf, ListConfig
+from transformers.trainer_utils import get_last_checkpoint
+
+from .core import BrainVLMError, ConfigError, get_modality, load_config, save_config, seed_everything, write_json
 from .io import VolumeCache
-from .cohorts import (ingest_bids, load_manifest, compute_cohort_stats, load_stats, cache_manifest,
+from .cohorts import (Manifest, ingest_bids, load_manifest, compute_cohort_stats, load_stats, cache_manifest,
                               register_cohorts, SPLITS)
+from .data import InterleaveDataset, ModalityCollator
 from .synth import SynthConfig, make_cohort, ground_truth_table, show_subjects
 
 # %% auto #0
-__all__ = ['cmd_synth', 'cmd_ingest', 'cmd_stats', 'cmd_cache', 'run_demo', 'cmd_demo', 'parser', 'main']
+__all__ = ['DEFAULT_CONFIG', 'cmd_synth', 'cmd_ingest', 'cmd_stats', 'cmd_cache', 'run_demo', 'cmd_demo', 'config_stats',
+           'build_datasets', 'model_modalities', 'run_dir_for', 'train', 'check_replicas', 'cmd_train', 'parser',
+           'main']
 
 # %% ../nbs/08_launch.ipynb #db9ae58d
 def _synth_config(a) -> SynthConfig:
@@ -103,6 +110,141 @@ def run_demo(out: str | Path = "outputs/demo", cfg: SynthConfig | None = None, w
 def cmd_demo(a):
     run_demo(a.out, _synth_config(a), workers=a.workers)
 
+# %% ../nbs/08_launch.ipynb #ade36679
+DEFAULT_CONFIG = """
+run_name: demo
+output_root: outputs
+seed: 0
+resume: false
+only_modality: null        # train on one modality of the config (papermill: -p modality rsfMRI)
+only_cohort: null          # ... or one cohort
+cohorts: []                # extra cohort preset YAML files
+stats: null                # intensity statistics JSON (default: computed on the training manifests)
+cache: null                # volume cache folder
+max_seq_length: 512
+dataset: {}
+model:
+  hf_name: tiny-llava
+  train: [patch_embed]
+trainer:
+  max_steps: 100
+  learning_rate: 5.0e-5
+  per_device_batch_size: 2
+  logging_steps: 10
+  save_steps: 100
+  homogeneous_batches: true
+  dataloader_num_workers: 0
+  report_to: [tensorboard]
+  deepspeed: null
+"""
+
+def _as_list(x): return [] if x is None else list(x) if isinstance(x, (list, tuple, ListConfig)) else [x]
+
+def _manifests(cfg, m: str, split: str) -> list[Manifest]:
+    "The manifests of modality `m` for `split` (a `{split}` in a manifest path is filled in)."
+    d, out = cfg.dataset[m], []
+    roots = _as_list(d.get("data_root"))
+    for k, path in enumerate(_as_list(d.manifest)):
+        man = load_manifest(str(path).format(split=split), roots[k] if k < len(roots) else None)
+        if cfg.only_cohort: man = Manifest([r for r in man if r["cohort"] == cfg.only_cohort], man.data_root, man.path)
+        out.append(man)
+    return out
+
+def _grid(d) -> dict: return {"grid": tuple(d.img_size)} if d.get("img_size") else {}
+
+def config_stats(cfg) -> dict:
+    "Intensity statistics: the `stats` file, or computed on the training manifests of every modality."
+    if cfg.stats: return load_stats(cfg.stats)
+    stats: dict = {}
+    for m, d in cfg.dataset.items():
+        for man in _manifests(cfg, m, "train"):
+            for cohort, per in compute_cohort_stats(man, modalities=[m], progress=False, **_grid(d)).items():
+                stats.setdefault(cohort, {}).update(per)
+    return stats
+
+def build_datasets(cfg, text, split: str = "train", stats: dict | None = None) -> InterleaveDataset:
+    "An `InterleaveDataset` over every (cohorts, modality) manifest of `cfg.dataset` for one split."
+    from brainvlm.data import VolumeDataset, FMRIWindowDataset
+    stats = stats if stats is not None else config_stats(cfg)
+    parts = {}
+    for m, d in cfg.dataset.items():
+        if cfg.only_modality and m != cfg.only_modality: continue
+        for k, man in enumerate(_manifests(cfg, m, split)):
+            common = dict(stats=stats, cache=cfg.cache, split_turns=split != "train", **_grid(d))
+            if get_modality(m).temporal:
+                ds = FMRIWindowDataset(man, text, sequence_length=d.get("sequence_length", 20), stride_within_seq=d.get("stride_within_seq", 1),
+                                       stride_between_seq=d.get("stride_between_seq", 1.0), **common)
+            else: ds = VolumeDataset(man, m, text, **common)
+            name = f"{'+'.join(sorted({r['cohort'] for r in man}))}/{m}"
+            parts[name if name not in parts else f"{name}#{k}"] = ds
+    if not parts: raise ConfigError(f"no dataset for split {split!r} (only_modality={cfg.only_modality}, only_cohort={cfg.only_cohort})")
+    return InterleaveDataset(parts, seed=cfg.seed)
+
+def model_modalities(cfg) -> dict:
+    "The patch-embedding settings per modality: grid and window from `dataset`, patch from `model`."
+    out = {}
+    for m, d in cfg.dataset.items():
+        if cfg.only_modality and m != cfg.only_modality: continue
+        spec = get_modality(m)
+        o = {"img_size": list(d.get("img_size") or spec.grid), "patch_size": list(cfg.model.get(m, {}).get("patch_size") or spec.patch)}
+        if spec.temporal: o["sequence_length"] = d.get("sequence_length", 20)
+        out[m] = o
+    return out
+
+def run_dir_for(cfg) -> Path:
+    "`outputs/<run>/`, refusing one that holds another run (unless resuming)."
+    run = Path(cfg.output_root) / cfg.run_name
+    if (run / "config.yaml").exists() and not cfg.resume:
+        raise ConfigError(f"{run} already holds a run; choose another run_name or set resume=true")
+    return run
+
+def train(config: str | Path | None = None, overrides: Sequence[str] = ()) -> Path:
+    "Train from a YAML config (plus dotlist overrides); returns the run directory."
+    import torch
+    from transformers import TrainingArguments
+    from brainvlm.models import load_base
+    from brainvlm.trainer import ModalityTrainer
+    cfg = OmegaConf.merge(OmegaConf.create(DEFAULT_CONFIG), load_config(config, overrides))
+    for c in cfg.cohorts: register_cohorts(c)
+    seed_everything(cfg.seed)
+    run = run_dir_for(cfg)
+    model, proc = load_base(cfg.model.hf_name, modalities=model_modalities(cfg), train=list(cfg.model.train), seed=cfg.seed)
+    text = proc.conversation_tokenizer(max_seq_length=cfg.max_seq_length)
+    train_ds = build_datasets(cfg, text, "train")
+    t, distributed = cfg.trainer, int(os.environ.get("WORLD_SIZE", "1")) > 1      # torchrun sets WORLD_SIZE
+    args = TrainingArguments(output_dir=str(run), max_steps=t.max_steps, learning_rate=t.learning_rate,
+                             per_device_train_batch_size=t.per_device_batch_size, logging_steps=t.logging_steps,
+                             save_steps=t.save_steps, save_strategy="steps", report_to=list(t.report_to), seed=cfg.seed,
+                             remove_unused_columns=False, dataloader_num_workers=t.dataloader_num_workers,
+                             use_cpu=not torch.cuda.is_available(), deepspeed=t.deepspeed, disable_tqdm=False,
+                             ddp_backend="gloo" if distributed and not torch.cuda.is_available() else None,
+                             ddp_find_unused_parameters=False)        # ModalityTrainer puts every trainable parameter in the graph
+    trainer = ModalityTrainer(model=model, args=args, train_dataset=train_ds, homogeneous_batches=t.homogeneous_batches,
+                              data_collator=ModalityCollator(proc.tokenizer.pad_token_id, return_meta=True))
+    if trainer.is_world_process_zero(): save_config(cfg, run / "config.yaml")
+    last = get_last_checkpoint(str(run)) if cfg.resume and run.exists() else None
+    trainer.train(resume_from_checkpoint=last)
+    check_replicas(model, run, trainer.is_world_process_zero())
+    trainer.save_model(str(run / "final")); proc.save_pretrained(str(run / "final"))
+    if trainer.is_world_process_zero():
+        write_json(trainer.state.log_history, run / "log_history.json")
+    return run
+
+def check_replicas(model, run: Path, main: bool):
+    "Under DDP: all ranks must hold the same parameters; writes `ddp_check.json` (rank 0) and raises if they differ."
+    import torch, torch.distributed as dist
+    if not (dist.is_available() and dist.is_initialized()): return
+    vec = torch.stack([p.detach().double().sum() for p in model.parameters()]).cpu()
+    gathered = [torch.zeros_like(vec) for _ in range(dist.get_world_size())]
+    dist.all_gather(gathered, vec)
+    diff = max(float((g - gathered[0]).abs().max()) for g in gathered)
+    if main: write_json({"world_size": dist.get_world_size(), "max_abs_checksum_difference": diff, "identical": diff == 0.0}, run / "ddp_check.json")
+    if diff != 0.0: raise BrainVLMError(f"DDP replicas differ after training (max checksum difference {diff})")
+
+def cmd_train(a):
+    run = train(a.config, a.overrides)
+    print("run:", run)
+
 # %% ../nbs/08_launch.ipynb #91fa203d
 def _synth_args(p, n=200):
     p.add_argument("--n", type=int, default=n, help="subjects")
@@ -138,6 +280,9 @@ def parser() -> argparse.ArgumentParser:
         else:
             s.add_argument("--cache", required=True, help="cache folder"); s.add_argument("--stats", help="statistics JSON from `brainvlm stats`")
             s.add_argument("--on-error", choices=["raise", "skip"], default="raise"); s.set_defaults(func=cmd_cache)
+    s = sub.add_parser("train", help="train from a YAML config (dotlist overrides after it); works under torchrun")
+    s.add_argument("config", nargs="?", help="YAML config in DESIGN.md's shape"); s.add_argument("overrides", nargs="*", help="e.g. trainer.max_steps=10")
+    s.set_defaults(func=cmd_train)
     s = sub.add_parser("demo", help="the main job: synthetic cohort, statistics, cache, summary and pictures")
     _synth_args(s); s.add_argument("--out", default="outputs/demo"); s.set_defaults(func=cmd_demo)
     return p
@@ -146,5 +291,5 @@ def main(argv=None):
     "Entry point of the `brainvlm` console script and of `python -m brainvlm`."
     args = parser().parse_args(argv)
     try: args.func(args)
-    except (BrainVLMError, FileExistsError) as e:
+    except (BrainVLMError, FileExistsError) as e:          # ConfigError and DataError included
         print(f"brainvlm {args.command}: error: {e}", file=sys.stderr); sys.exit(2)

@@ -12,7 +12,7 @@ import torch
 from torch.utils.data import DataLoader
 from transformers import Trainer
 
-from .core import BrainVLMError
+from .core import BrainVLMError, ConfigError
 from .data import ModalityBatchSampler, InterleaveDataset, seed_worker
 from .embed import ModalityPatchEmbedding
 from .models import part_of
@@ -40,6 +40,13 @@ class ModalityTrainer(Trainer):
                  **kwargs):
         super().__init__(*args, **kwargs)
         self.homogeneous_batches = homogeneous_batches
+        if self.args.world_size > 1:
+            if not homogeneous_batches:
+                raise ConfigError("under DDP every batch must hold one modality (homogeneous_batches=True): "
+                                  "several forward passes in one step break DDP's gradient bookkeeping")
+            if self.args.ddp_find_unused_parameters is not False:
+                raise ConfigError("set ddp_find_unused_parameters=False: ModalityTrainer already gives every trainable "
+                                  "parameter a gradient, and DDP's search for unused ones would count them twice")
         self._mod_loss: dict[str, list[float]] = {}
         self._grad_norms: dict[str, float] = {}
 
@@ -59,12 +66,13 @@ class ModalityTrainer(Trainer):
 
     # -- the loss -----------------------------------------------------------------------------
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        inner = self.accelerator.unwrap_model(model)          # the model itself, also under DDP
         total, n_total, outputs = 0.0, 0, {}
         for m, b in inputs.items():
             meta = {k: b[k] for k in ("subject_id", "task_id") if k in b}
             b = {k: v for k, v in b.items() if k not in meta}
             out = model(**b, modality=m)
-            n = _n_targets(b["labels"], model)
+            n = _n_targets(b["labels"], inner)
             if not torch.isfinite(out.loss):
                 raise NonFiniteLossError(f"step {self.state.global_step}: {m} loss is {out.loss.item()} "
                                          f"for subjects {meta.get('subject_id', '(pass ModalityCollator(return_meta=True) to name them)')}")
@@ -72,7 +80,7 @@ class ModalityTrainer(Trainer):
             self._mod_loss.setdefault(m, []).append(out.loss.item())
             outputs[m] = out
         loss = total / max(n_total, 1)
-        unused = unused_modality_parameters(model, list(inputs))
+        unused = unused_modality_parameters(inner, list(inputs))
         if unused: loss = loss + 0.0 * sum(p.sum() for p in unused)      # DDP: every trainable parameter in the graph
         return (loss, outputs) if return_outputs else loss
 
@@ -81,8 +89,9 @@ class ModalityTrainer(Trainer):
         loss = super().training_step(model, inputs, num_items_in_batch)
         if self.args.logging_steps and (self.state.global_step + 1) % self.args.logging_steps == 0:
             norms: dict[str, float] = {}
-            for n, p in model.named_parameters():
-                if p.grad is not None: norms[part_of(model, n)] = norms.get(part_of(model, n), 0.0) + p.grad.float().pow(2).sum().item()
+            inner = self.accelerator.unwrap_model(model)
+            for n, p in inner.named_parameters():
+                if p.grad is not None: norms[part_of(inner, n)] = norms.get(part_of(inner, n), 0.0) + p.grad.float().pow(2).sum().item()
             self._grad_norms = {f"grad_norm/{k}": math.sqrt(v) for k, v in norms.items()}
         return loss
 
