@@ -135,6 +135,7 @@ trainer:
   homogeneous_batches: true
   dataloader_num_workers: 0
   report_to: [tensorboard]
+  disable_tqdm: false
   deepspeed: null
 """
 
@@ -216,7 +217,7 @@ def train(config: str | Path | None = None, overrides: Sequence[str] = ()) -> Pa
                              per_device_train_batch_size=t.per_device_batch_size, logging_steps=t.logging_steps,
                              save_steps=t.save_steps, save_strategy="steps", report_to=list(t.report_to), seed=cfg.seed,
                              remove_unused_columns=False, dataloader_num_workers=t.dataloader_num_workers,
-                             use_cpu=not torch.cuda.is_available(), deepspeed=t.deepspeed, disable_tqdm=False,
+                             use_cpu=not torch.cuda.is_available(), deepspeed=t.deepspeed, disable_tqdm=t.disable_tqdm,
                              ddp_backend="gloo" if distributed and not torch.cuda.is_available() else None,
                              ddp_find_unused_parameters=False)        # ModalityTrainer puts every trainable parameter in the graph
     trainer = ModalityTrainer(model=model, args=args, train_dataset=train_ds, homogeneous_batches=t.homogeneous_batches,
