@@ -17,7 +17,7 @@ from .cohorts import QUESTIONS, answer_for
 
 # %% auto #0
 __all__ = ['CANDIDATES', 'parse_answer', 'answer_logprob', 'generate_answer', 'predict', 'metrics', 'write_metrics',
-           'plot_evaluation']
+           'plot_evaluation', 'evaluate_run', 'add_evaluate_command']
 
 # %% ../nbs/09_evaluate.ipynb #20b8c7a8
 def parse_answer(kind: str, text: str):
@@ -146,3 +146,34 @@ def plot_evaluation(pred: pd.DataFrame):
         row[2].scatter(d.true_age, d.answer.map(lambda a: parse_answer("age", a)), s=12)
         row[2].plot([20, 80], [20, 80], "k--", lw=0.8); row[2].set_xlabel("true age"); row[2].set_ylabel("predicted"); row[2].set_title(f"{m}: age", fontsize=9)
     plt.tight_layout(); return fig
+
+# %% ../nbs/09_evaluate.ipynb #c8d6ccbb
+def evaluate_run(run_dir: str | Path, split: str = "test", progress: bool = True) -> dict:
+    "Metrics of a trained run on a held-out split, written under `run_dir/eval-<split>/`."
+    from transformers import AutoModelForImageTextToText
+    from brainvlm.core import load_config
+    from brainvlm.cohorts import register_cohorts
+    from brainvlm.launch import DEFAULT_CONFIG, build_datasets, config_stats, _manifests
+    from brainvlm.models import VolumeProcessor
+    from omegaconf import OmegaConf
+    run_dir = Path(run_dir)
+    cfg = OmegaConf.merge(OmegaConf.create(DEFAULT_CONFIG), load_config(run_dir / "config.yaml"))
+    for c in cfg.cohorts: register_cohorts(c)
+    model = AutoModelForImageTextToText.from_pretrained(run_dir / "final").eval()
+    proc = VolumeProcessor.from_pretrained(run_dir / "final")
+    text = proc.conversation_tokenizer(max_seq_length=cfg.max_seq_length)
+    data = build_datasets(cfg, text, split, config_stats(cfg))
+    pred = pd.concat([predict(model, text, proc.tokenizer, ds, progress=progress) for ds in data.datasets.values()], ignore_index=True)
+    ages = [r["metadata"]["age"] for m in cfg.dataset for man in _manifests(cfg, m, "train") for r in man if "age" in r["metadata"]]
+    result = metrics(pred, train_mean_age=float(np.mean(ages)) if ages else float("nan"))
+    out = run_dir / f"eval-{split}"
+    write_metrics(result, pred, out)
+    plot_evaluation(pred).savefig(out / "evaluation.png", dpi=110)
+    return result
+
+def add_evaluate_command(sub):
+    "Add `brainvlm evaluate RUN_DIR [--split test]` to the command line's subparsers."
+    s = sub.add_parser("evaluate", help="answer held-out questions with a trained run and write metrics.json")
+    s.add_argument("run_dir"); s.add_argument("--split", default="test", choices=["val", "test"])
+    def cmd(a): print(pd.DataFrame(evaluate_run(a.run_dir, a.split)).T.round(3).to_string())
+    s.set_defaults(func=cmd)

@@ -259,8 +259,8 @@ def _synth_args(p, n=200):
     p.add_argument("--cohort", default="SYNTH")
     p.add_argument("--workers", type=int, default=2, help="processes writing subjects")
 
-def parser() -> argparse.ArgumentParser:
-    "The `brainvlm` command line."
+def parser(extra: Sequence = ()) -> argparse.ArgumentParser:
+    "The `brainvlm` command line; `extra` are functions that add subcommands of later chapters (see `99_main`)."
     p = argparse.ArgumentParser("brainvlm", description="A workbench for vision-language models on brain MRI.")
     sub = p.add_subparsers(dest="command", required=True)
     s = sub.add_parser("synth", help="write a synthetic BIDS cohort with ground truth and train/val/test manifests")
@@ -286,11 +286,12 @@ def parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_train)
     s = sub.add_parser("demo", help="the main job: synthetic cohort, statistics, cache, summary and pictures")
     _synth_args(s); s.add_argument("--out", default="outputs/demo"); s.set_defaults(func=cmd_demo)
+    for add in extra: add(sub)
     return p
 
-def main(argv=None):
-    "Entry point of the `brainvlm` console script and of `python -m brainvlm`."
-    args = parser().parse_args(argv)
+def main(argv=None, extra: Sequence = ()):
+    "Run the command line (the `brainvlm` console script calls this through `brainvlm.__main__`, with every chapter's commands)."
+    args = parser(extra).parse_args(argv)
     try: args.func(args)
     except (BrainVLMError, FileExistsError) as e:          # ConfigError and DataError included
         print(f"brainvlm {args.command}: error: {e}", file=sys.stderr); sys.exit(2)
