@@ -1,0 +1,32 @@
+"""Shared setup for the tests that train: a tiny synthetic cohort (T1 and rsfMRI at 16³) and a `brainvlm train`
+config over it, with the offline environment the subprocesses run in."""
+import os, subprocess
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture
+def tiny_training(tmp_path) -> dict:
+    "{env, cohort, config, runs}: a 16³ T1 + rsfMRI cohort of 8 subjects and a tiny-llava config named `run`."
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "BRAINVLM_BASE_DIR": str(tmp_path / "base"), "OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg"}
+    cohort = tmp_path / "cohort"
+    subprocess.run(["brainvlm", "synth", "--n", "8", "--grid", "16", "--fmri-grid", "16", "--frames", "8", "--dwi-directions", "6",
+                    "--modalities", "T1,rsfMRI", "--workers", "1", "--out", str(cohort)], check=True, env=env, capture_output=True)
+    config = tmp_path / "train.yaml"
+    config.write_text(f"""
+run_name: run
+output_root: {tmp_path / 'runs'}
+cohorts: [{cohort / 'cohort.yaml'}]
+max_seq_length: 320
+dataset:
+  T1:     {{manifest: ['{cohort}/manifest_{{split}}.json'], img_size: [16, 16, 16]}}
+  rsfMRI: {{manifest: ['{cohort}/manifest_{{split}}.json'], img_size: [16, 16, 16], sequence_length: 4}}
+model:
+  hf_name: tiny-llava
+  T1: {{patch_size: [8, 8, 8]}}
+  rsfMRI: {{patch_size: [8, 8, 8, 2]}}
+  train: [patch_embed, projector]
+trainer: {{max_steps: 6, learning_rate: 1.0e-3, per_device_batch_size: 1, logging_steps: 2, save_steps: 6, report_to: [], disable_tqdm: true}}
+""")
+    return {"env": env, "cohort": cohort, "config": config, "runs": tmp_path / "runs"}
