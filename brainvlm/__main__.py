@@ -9,10 +9,11 @@ __all__ = ['main']
 import sys
 from . import launch
 from .evaluate import add_evaluate_command
+from .tasks import add_task_commands
 
 def main(argv=None):
     "The `brainvlm` command line with every chapter's subcommands."
-    launch.main(argv, extra=[add_evaluate_command])
+    launch.main(argv, extra=[add_evaluate_command, add_task_commands])
 
 # %% ../nbs/99_main.ipynb #0e1b9066
 if __name__ == "__main__" and "ipykernel" not in sys.modules and "execnb" not in sys.modules: main()

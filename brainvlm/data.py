@@ -42,11 +42,12 @@ def cohort_texts() -> list[str]:
 def train_tokenizer(texts: Iterable[str],            # training text
                     out_dir: str | os.PathLike,      # where `save_pretrained` writes it
                     vocab_size: int = 2000):
-    "Train a byte-level BPE tokenizer offline, save it, and load it back with `AutoTokenizer.from_pretrained`."
+    "Train a byte-level BPE tokenizer offline (numbers split into digits, as Llama's), save it, and load it back with `AutoTokenizer.from_pretrained`."
     from tokenizers import Tokenizer, models, pre_tokenizers, decoders, trainers
     from transformers import PreTrainedTokenizerFast, AutoTokenizer
     tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.Digits(individual_digits=True),
+                                                 pre_tokenizers.ByteLevel(add_prefix_space=False)])
     tok.decoder = decoders.ByteLevel()
     tok.train_from_iterator(list(texts), trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=SPECIAL_TOKENS, show_progress=False,
                                                              initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
@@ -179,6 +180,12 @@ class ModalityDataset(Dataset):
 
     def set_epoch(self, epoch: int): self.epoch = epoch
     def __len__(self): return len(self.items)
+
+    def question_answer(self, i: int) -> tuple[str, str]:
+        "The last question of item `i` and its reference answer (with `split_turns`, the item's only question)."
+        r, _, task, _ = self.items[i]
+        conv = dict((t, c) for c, t in self._conversations(self.manifest[r]))[task]
+        return conv[-2]["value"], conv[-1]["value"]
 
     def load(self, i: int) -> torch.Tensor:
         "The pixels of item `i`, shape-checked, augmented when training."

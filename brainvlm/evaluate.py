@@ -14,10 +14,11 @@ import torch
 
 from .core import write_json
 from .cohorts import QUESTIONS, answer_for
+from .trainer import generate_answer
 
 # %% auto #0
-__all__ = ['CANDIDATES', 'parse_answer', 'answer_logprob', 'generate_answer', 'predict', 'metrics', 'write_metrics',
-           'plot_evaluation', 'evaluate_run', 'add_evaluate_command']
+__all__ = ['CANDIDATES', 'parse_answer', 'answer_logprob', 'predict', 'metrics', 'write_metrics', 'plot_evaluation',
+           'evaluate_run', 'add_evaluate_command']
 
 # %% ../nbs/09_evaluate.ipynb #20b8c7a8
 def parse_answer(kind: str, text: str):
@@ -50,15 +51,6 @@ def answer_logprob(model, text, pixel_values: torch.Tensor, modality: str, quest
     return float(-out.loss * n)
 
 CANDIDATES = {"sex": ("female", "male"), "lesion": ("Yes, in the left hemisphere.", "No lesion.")}
-
-@torch.no_grad()
-def generate_answer(model, text, tokenizer, pixel_values, modality: str, question: str, max_new_tokens: int = 32) -> str:
-    "Greedy answer of `model` to `question` about one image (the training prompt, then generation)."
-    ids = text.prompt_ids(question, modality)[None]
-    out = model.generate(pixel_values=pixel_values, input_ids=ids, attention_mask=torch.ones_like(ids), modality=modality,
-                         max_new_tokens=max_new_tokens, do_sample=False)
-    enc_dec = bool(model.config.get_text_config().is_encoder_decoder)
-    return tokenizer.decode(out[0] if enc_dec else out[0, ids.shape[1]:], skip_special_tokens=True).strip()
 
 def predict(model, text, tokenizer, dataset, kinds: Sequence[str] = tuple(QUESTIONS), progress: bool = True) -> pd.DataFrame:
     "Answers (and two-way scores) for every subject of a modality dataset: one row per subject and question kind."

@@ -77,7 +77,7 @@ class Subject:
         return {"sex": self.sex, "age": self.age, "lesion": self.lesion, "lesion_side": self.lesion_side,
                 "head_scale": round(self.head_scale, 4), "ventricle_scale": round(self.ventricle_scale, 4)}
 
-def sample_subject(i: int, seed: int = 0, lesion_rate: float = 0.5, age_range=(20.0, 80.0)) -> Subject:
+def sample_subject(i: int, seed: int = 0, lesion_rate: float = 0.5, age_range=(20.0, 80.0), lesion_radius=(12.0, 18.0)) -> Subject:
     "Draw subject `i` of a cohort, deterministically from (seed, i)."
     rng = np.random.default_rng([seed, i])
     sex = "M" if rng.random() < 0.5 else "F"
@@ -88,7 +88,7 @@ def sample_subject(i: int, seed: int = 0, lesion_rate: float = 0.5, age_range=(2
     if lesion:
         cands = template()["wm_xyz"]; cands = cands[(cands[:, 0] < 0) if side == "left" else (cands[:, 0] > 0)]
         center = [round(float(v), 2) for v in cands[rng.integers(len(cands))]]
-        radius = float(rng.uniform(7, 11))
+        radius = float(rng.uniform(*lesion_radius))
     head = (1.06 if sex == "M" else 0.96) + float(rng.normal(0, 0.012))
     a = (age - age_range[0]) / (age_range[1] - age_range[0])
     vent = 1.0 + 0.5 * a + float(rng.normal(0, 0.03))
@@ -218,6 +218,7 @@ class SynthConfig:
     modalities: tuple = ("T1", "dMRI", "rsfMRI")
     cohort: str = "SYNTH"
     lesion_rate: float = 0.5
+    lesion_radius: tuple = (12.0, 18.0)    # mm, drawn uniformly (a large infarct or tumour; see below)
     fractions: tuple = (0.7, 0.15, 0.15)
 
 def _save(data, affine, path, zooms_t=None):
@@ -228,7 +229,7 @@ def _save(data, affine, path, zooms_t=None):
 
 def write_subject(cfg: SynthConfig, i: int, out: str | os.PathLike) -> dict:
     "Write subject `i`'s images under `out` (BIDS layout); returns its manifest record (split not yet set)."
-    out = Path(out); s = sample_subject(i, cfg.seed, cfg.lesion_rate)
+    out = Path(out); s = sample_subject(i, cfg.seed, cfg.lesion_rate, lesion_radius=cfg.lesion_radius)
     rng = np.random.default_rng([cfg.seed, i, 1])
     sub = out / s.subject_id; paths = {}
     if {"T1", "dMRI"} & set(cfg.modalities):

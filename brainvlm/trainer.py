@@ -8,9 +8,10 @@ import math
 from pathlib import Path
 from typing import Sequence
 
+import json
 import torch
 from torch.utils.data import DataLoader
-from transformers import Trainer
+from transformers import Trainer, TrainerCallback
 
 from .core import BrainVLMError, ConfigError
 from .data import ModalityBatchSampler, InterleaveDataset, seed_worker
@@ -18,7 +19,7 @@ from .embed import ModalityPatchEmbedding
 from .models import part_of
 
 # %% auto #0
-__all__ = ['NonFiniteLossError', 'unused_modality_parameters', 'ModalityTrainer']
+__all__ = ['NonFiniteLossError', 'unused_modality_parameters', 'ModalityTrainer', 'generate_answer', 'AnswerSamples']
 
 # %% ../nbs/07_trainer.ipynb #71ccbc1c
 class NonFiniteLossError(BrainVLMError):
@@ -125,3 +126,60 @@ def _n_targets(labels: torch.Tensor, model) -> int:
     cfg = getattr(model, "config", None)
     enc_dec = bool(cfg is not None and cfg.get_text_config().is_encoder_decoder)
     return int((labels != -100).sum() if enc_dec else (labels[:, 1:] != -100).sum())
+
+# %% ../nbs/07_trainer.ipynb #2393b80d
+@torch.no_grad()
+def generate_answer(model, text, tokenizer, pixel_values, modality: str, question: str, max_new_tokens: int = 32) -> str:
+    "Greedy answer of `model` to `question` about one image (the training prompt, then generation)."
+    ids = text.prompt_ids(question, modality)[None]
+    out = model.generate(pixel_values=pixel_values, input_ids=ids, attention_mask=torch.ones_like(ids), modality=modality,
+                         max_new_tokens=max_new_tokens, do_sample=False)
+    enc_dec = bool(model.config.get_text_config().is_encoder_decoder)
+    return tokenizer.decode(out[0] if enc_dec else out[0, ids.shape[1]:], skip_special_tokens=True).strip()
+
+class AnswerSamples(TrainerCallback):
+    "Every `every` steps: greedy answers to a few fixed questions next to their references (printed, `answers.jsonl`, TensorBoard)."
+    def __init__(self, datasets: Sequence,     # per-question datasets (`split_turns=True`), usually held-out
+                 text, tokenizer,
+                 every: int = 50,               # steps between samples (0: never)
+                 per_dataset: int = 4,          # questions per dataset: one subject per question kind
+                 max_new_tokens: int = 32):
+        self.text, self.tokenizer, self.every, self.max_new_tokens = text, tokenizer, every, max_new_tokens
+        self.samples, self._writer = [], None
+        for ds in datasets:
+            picked: dict[str, int] = {}                   # question kind -> item; distinct subjects while there are enough
+            for distinct in (True, False):
+                for i, (r, _, kind, _) in enumerate(ds.items):
+                    used = {ds.manifest[ds.items[j][0]]["subject_id"] for j in picked.values()}
+                    if kind in picked or len(picked) == per_dataset or (distinct and ds.manifest[r]["subject_id"] in used): continue
+                    picked[kind] = i
+            for kind, i in picked.items():
+                q, a = ds.question_answer(i)
+                self.samples.append({"modality": ds.modality, "subject_id": ds.manifest[ds.items[i][0]]["subject_id"], "kind": kind,
+                                     "question": q, "reference": a, "pixel_values": ds[i]["pixel_values"][ds.modality][None]})
+
+    def answers(self, model) -> list[dict]:
+        "The current answers of `model`, one row per sample."
+        was_training = model.training; model.eval()
+        try:
+            return [{k: s[k] for k in ("modality", "subject_id", "kind", "reference")} |
+                    {"answer": generate_answer(model, self.text, self.tokenizer, s["pixel_values"], s["modality"], s["question"],
+                                               self.max_new_tokens)} for s in self.samples]
+        finally: model.train(was_training)
+
+    def on_step_end(self, args, state, control, model=None, **kwargs):
+        if not self.every or state.global_step % self.every or not state.is_world_process_zero: return
+        rows = self.answers(model)
+        with open(Path(args.output_dir) / "answers.jsonl", "a") as f:
+            for r in rows: f.write(json.dumps({"step": state.global_step, **r}) + "\n")
+        print(f"\nstep {state.global_step}: answers to held-out questions", *[f"  {r['modality']:6} {r['subject_id']} {r['kind']:7} "
+              f"{r['answer']!r}  (reference {r['reference']!r})" for r in rows], sep="\n")
+        if "tensorboard" in (args.report_to or []):
+            from torch.utils.tensorboard import SummaryWriter
+            self._writer = self._writer or SummaryWriter(args.logging_dir)
+            table = "| modality | subject | question | answer | reference |\n|---|---|---|---|---|\n" + "\n".join(
+                f"| {r['modality']} | {r['subject_id']} | {r['kind']} | {r['answer']} | {r['reference']} |" for r in rows)
+            self._writer.add_text("answers", table, state.global_step); self._writer.flush()
+
+    def on_train_end(self, args, state, control, **kwargs):
+        if self._writer is not None: self._writer.close()

@@ -1,6 +1,6 @@
 """The `brainvlm` command line end to end, in subprocesses as a user runs it: synth → ingest → stats →
-cache on a tiny cohort, bad input (an error naming the file and record, or skip-and-count), and a
-scaled-down version of the README's demo."""
+cache on a tiny cohort, bad input (an error naming the file and record, or skip-and-count), and the demo's data
+preparation (`brainvlm prepare`) scaled down; `tests/test_tasks.py` runs the whole demo."""
 import json, shutil, subprocess
 from pathlib import Path
 
@@ -64,15 +64,15 @@ def test_bad_input_names_file_and_record(cohort, tmp_path):
     assert t1.read_bytes() and len(t1.read_bytes()) == 200    # the input is never modified
 
 
-def test_demo_scaled_down(tmp_path):
-    r = brainvlm("demo", *TINY, "--n", "10", "--out", tmp_path / "demo")
+def test_prepare_scaled_down(tmp_path):
+    r = brainvlm("prepare", *TINY, "--n", "10", "--out", tmp_path / "demo")
     summary = json.loads((tmp_path / "demo" / "summary.json").read_text())
     assert sum(summary["subjects"].values()) == 10
     assert sum(c["cached"] for c in summary["cache"].values()) == 30
     assert all(Path(p).stat().st_size > 10_000 for p in summary["pictures"])
     assert "ground truth per split and sex" in r.stdout
     # a second run reuses the cohort and the cache; other options are refused, nothing overwritten
-    again = json.loads((brainvlm("demo", *TINY, "--n", "10", "--out", tmp_path / "demo"), tmp_path / "demo" / "summary.json")[1].read_text())
+    again = json.loads((brainvlm("prepare", *TINY, "--n", "10", "--out", tmp_path / "demo"), tmp_path / "demo" / "summary.json")[1].read_text())
     assert sum(c["reused"] for c in again["cache"].values()) == 30
-    r = brainvlm("demo", *TINY, "--n", "11", "--out", tmp_path / "demo", ok=False)
+    r = brainvlm("prepare", *TINY, "--n", "11", "--out", tmp_path / "demo", ok=False)
     assert r.returncode == 2 and "other options" in r.stderr
