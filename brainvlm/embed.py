@@ -16,9 +16,9 @@ from torch import nn
 from .core import ConfigError, DataError, get_modality
 
 # %% auto #0
-__all__ = ['PATCH_POLICIES', 'DEFAULT_SEQUENCE_LENGTH', 'PATCH_IMPLS', 'EMBED_BENCH_CASES', 'PatchLayout', 'modality_layout',
-           'pad_to_layout', 'patchify', 'PatchEmbedding', 'time_patch_embedding', 'compare_patch_impls',
-           'normalize_modality_config', 'ModalityPatchEmbedding']
+__all__ = ['PATCH_POLICIES', 'DEFAULT_SEQUENCE_LENGTH', 'PATCH_IMPLS', 'STEM_STRIDE', 'EMBED_BENCH_CASES', 'PatchLayout',
+           'modality_layout', 'pad_to_layout', 'patchify', 'PatchEmbedding', 'time_patch_embedding',
+           'compare_patch_impls', 'normalize_modality_config', 'ModalityPatchEmbedding']
 
 # %% ../nbs/05_embed.ipynb #dfa17d21
 PATCH_POLICIES = ("error", "pad")
@@ -116,11 +116,15 @@ class PatchEmbedding(nn.Module):
     def __init__(self, layout: PatchLayout,   # input size, patch, channels, pad policy
                  dim: int,                     # output width (the vision tower's hidden size)
                  cls_token: bool = True,       # prepend a learned CLS token (CLIP and BLIP-2 towers expect one)
-                 impl: str = "linear"):        # "linear" (patchify + matmul) or "conv" (strided convolution)
+                 impl: str = "linear",         # "linear" (patchify + matmul) or "conv" (strided convolution)
+                 stem: int = 0):               # channels of a convolutional stem before the patches (0: none, the linear patch of CLIP/LLaVA)
         super().__init__()
         if impl not in PATCH_IMPLS: raise ConfigError(f"patch embedding impl must be one of {PATCH_IMPLS}, not {impl!r}")
         self.layout, self.dim, self.impl, self.has_cls = layout, dim, impl, cls_token
-        self.weight = nn.Parameter(torch.empty(dim, layout.patch_dim))       # (dim, C*prod(patch)), one tensor for both impls
+        self.stem, self.proj_layout = None, layout                            # what the projection cuts into patches
+        if stem:
+            self.stem, self.proj_layout = _conv_stem(layout, stem), _stem_layout(layout, stem)
+        self.weight = nn.Parameter(torch.empty(dim, self.proj_layout.patch_dim))   # (dim, C*prod(patch)), one tensor for both impls
         self.bias = nn.Parameter(torch.empty(dim))
         self.position_embedding = nn.Parameter(torch.empty(1, layout.num_patches + int(cls_token), dim))
         self.class_embedding = nn.Parameter(torch.empty(dim)) if cls_token else None
@@ -128,11 +132,14 @@ class PatchEmbedding(nn.Module):
 
     def reset_parameters(self, std: float = 0.02):
         "The projection like `nn.Linear` (U(±1/√fan_in): token scale independent of patch size); position and CLS embeddings N(0, std) truncated."
-        bound = 1 / math.sqrt(self.layout.patch_dim)
+        bound = 1 / math.sqrt(self.proj_layout.patch_dim)
         nn.init.uniform_(self.weight, -bound, bound)
         nn.init.uniform_(self.bias, -bound, bound)
         nn.init.trunc_normal_(self.position_embedding, std=std)
         if self.class_embedding is not None: nn.init.trunc_normal_(self.class_embedding, std=std)
+        if self.stem is not None:
+            for m in self.stem:
+                if hasattr(m, "reset_parameters"): m.reset_parameters()
 
     @property
     def num_positions(self) -> int: return self.layout.num_patches + int(self.has_cls)
@@ -147,12 +154,21 @@ class PatchEmbedding(nn.Module):
         self.check_input(x)
         impl = impl or self.impl
         x = pad_to_layout(x.to(self.weight.dtype), self.layout)
-        if impl == "linear": return F.linear(patchify(x, self.layout.patch), self.weight, self.bias)
+        if self.stem is not None: x = self._stem(x)
+        if impl == "linear": return F.linear(patchify(x, self.proj_layout.patch), self.weight, self.bias)
         return self._conv(x)
+
+    def _stem(self, x: torch.Tensor) -> torch.Tensor:
+        "The convolutional stem over space (frame by frame for fMRI): `(B, C, *space[, T])` -> `(B, stem, *space/4[, T])`."
+        spatial = len(self.layout.patch) if len(self.layout.patch) < 4 else 3
+        if len(x.shape) - 2 == spatial: return self.stem(x)
+        B, C, D, H, W, T = x.shape
+        y = self.stem(x.permute(0, 5, 1, 2, 3, 4).reshape(B * T, C, D, H, W))   # (B*T, stem, D/4, H/4, W/4)
+        return y.reshape(B, T, *y.shape[1:]).permute(0, 2, 3, 4, 5, 1)          # (B, stem, D/4, H/4, W/4, T)
 
     def _conv(self, x: torch.Tensor) -> torch.Tensor:
         B, C = x.shape[:2]
-        p, dim = self.layout.patch, self.dim
+        p, dim = self.proj_layout.patch, self.dim
         kernel = self.weight.view(dim, C, *p)                                 # (dim, C, *patch)
         if len(p) == 2: y = F.conv2d(x, kernel, self.bias, stride=p)
         elif len(p) == 3: y = F.conv3d(x, kernel, self.bias, stride=p)
@@ -175,7 +191,27 @@ class PatchEmbedding(nn.Module):
 
     def extra_repr(self) -> str:
         l = self.layout
-        return f"size={l.size}, patch={l.patch}, channels={l.channels}, dim={self.dim}, tokens={self.num_positions}, impl={self.impl!r}"
+        stem = f", stem={self.proj_layout.channels}" if self.stem is not None else ""
+        return f"size={l.size}, patch={l.patch}, channels={l.channels}, dim={self.dim}, tokens={self.num_positions}, impl={self.impl!r}{stem}"
+
+STEM_STRIDE = 4      # two stride-2 convolutions
+
+def _stem_layout(layout: PatchLayout, stem: int) -> PatchLayout:
+    "The layout the projection sees after the stem: space and spatial patch divided by 4, `stem` channels."
+    spatial = len(layout.patch) if len(layout.patch) < 4 else 3
+    bad = [p for p in layout.patch[:spatial] if p % STEM_STRIDE]
+    if bad: raise ConfigError(f"a convolutional stem reduces space {STEM_STRIDE}-fold, so spatial patches must be multiples of "
+                              f"{STEM_STRIDE}; patch {layout.patch} is not")
+    padded = [math.ceil(s / p) * p for s, p in zip(layout.size, layout.patch)]
+    size = [s // STEM_STRIDE for s in padded[:spatial]] + padded[spatial:]
+    patch = [p // STEM_STRIDE for p in layout.patch[:spatial]] + list(layout.patch[spatial:])
+    return PatchLayout(tuple(size), tuple(patch), stem)
+
+def _conv_stem(layout: PatchLayout, stem: int) -> nn.Sequential:
+    "Two 3-wide, stride-2 convolutions with GELU (the 'early convolutions' of Xiao et al. 2021), over 2D or 3D space."
+    conv = nn.Conv2d if len(layout.patch) == 2 else nn.Conv3d
+    return nn.Sequential(conv(layout.channels, stem, 3, stride=2, padding=1), nn.GELU(),
+                         conv(stem, stem, 3, stride=2, padding=1), nn.GELU())
 
 # %% ../nbs/05_embed.ipynb #2d71bace
 def time_patch_embedding(layout: PatchLayout, dim: int, batch: int, impl: str, repeats: int = 3,
@@ -217,7 +253,7 @@ def normalize_modality_config(modalities: Mapping[str, Mapping] | Sequence[str])
     out = {}
     for name, opts in modalities.items():
         opts = dict(opts or {})
-        unknown = set(opts) - {"img_size", "patch_size", "sequence_length", "channels"}
+        unknown = set(opts) - {"img_size", "patch_size", "sequence_length", "channels", "stem"}
         if unknown: raise ConfigError(f"{name}: unknown patch embedding option(s) {sorted(unknown)}")
         layout = modality_layout(name, opts.get("img_size"), opts.get("patch_size"), opts.get("sequence_length"),
                                  opts.get("channels", 1), policy="pad")        # the policy is checked per model below
@@ -225,6 +261,9 @@ def normalize_modality_config(modalities: Mapping[str, Mapping] | Sequence[str])
         out[name] = {"img_size": list(layout.size[:spec.spatial_dims]), "patch_size": list(layout.patch),
                      "channels": layout.channels}
         if spec.temporal: out[name]["sequence_length"] = layout.size[-1]
+        if opts.get("stem"):
+            _stem_layout(layout, int(opts["stem"]))                            # checks the patch
+            out[name]["stem"] = int(opts["stem"])
     return out
 
 class ModalityPatchEmbedding(nn.Module):
@@ -239,7 +278,7 @@ class ModalityPatchEmbedding(nn.Module):
         self.dim, self.has_cls, self.policy = dim, cls_token, policy
         self.embeddings = nn.ModuleDict({
             name: PatchEmbedding(modality_layout(name, o["img_size"], o["patch_size"], o.get("sequence_length"),
-                                                 o["channels"], policy), dim, cls_token, impl)
+                                                 o["channels"], policy), dim, cls_token, impl, o.get("stem", 0))
             for name, o in self.config.items()})
 
     @property

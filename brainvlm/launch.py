@@ -123,6 +123,7 @@ cohorts: []                # extra cohort preset YAML files
 stats: null                # intensity statistics JSON (default: computed on the training manifests)
 cache: null                # volume cache folder
 max_seq_length: 512
+split_turns: false         # train on one question per sample (evaluation always asks one at a time)
 dataset: {}
 model:
   hf_name: tiny-llava
@@ -174,7 +175,7 @@ def build_datasets(cfg, text, split: str = "train", stats: dict | None = None) -
     for m, d in cfg.dataset.items():
         if cfg.only_modality and m != cfg.only_modality: continue
         for k, man in enumerate(_manifests(cfg, m, split)):
-            common = dict(stats=stats, cache=cfg.cache, split_turns=split != "train", **_grid(d))
+            common = dict(stats=stats, cache=cfg.cache, split_turns=split != "train" or bool(cfg.split_turns), **_grid(d))
             if get_modality(m).temporal:
                 ds = FMRIWindowDataset(man, text, sequence_length=d.get("sequence_length", 20), stride_within_seq=d.get("stride_within_seq", 1),
                                        stride_between_seq=d.get("stride_between_seq", 1.0), **common)
@@ -185,13 +186,14 @@ def build_datasets(cfg, text, split: str = "train", stats: dict | None = None) -
     return InterleaveDataset(parts, seed=cfg.seed)
 
 def model_modalities(cfg) -> dict:
-    "The patch-embedding settings per modality: grid and window from `dataset`, patch from `model`."
+    "The patch-embedding settings per modality: grid and window from `dataset`, patch (and convolutional stem) from `model`."
     out = {}
     for m, d in cfg.dataset.items():
         if cfg.only_modality and m != cfg.only_modality: continue
         spec = get_modality(m)
         o = {"img_size": list(d.get("img_size") or spec.grid), "patch_size": list(cfg.model.get(m, {}).get("patch_size") or spec.patch)}
         if spec.temporal: o["sequence_length"] = d.get("sequence_length", 20)
+        if cfg.model.get(m, {}).get("stem"): o["stem"] = int(cfg.model[m].stem)
         out[m] = o
     return out
 
