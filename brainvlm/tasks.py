@@ -86,8 +86,8 @@ def demo_config(out: Path, name: str, cfg: SynthConfig, steps: int, batch_size: 
                         "rsfMRI": {"manifest": manifest, "img_size": [f] * 3, "sequence_length": window,
                                    "stride_between_seq": 2.0}},          # one window per run: each modality gets a third of the steps
             "model": {"hf_name": "tiny-llava", "train": ["patch_embed", "vision", "projector", "lm"],
-                      "T1": {"patch_size": [_patch(g)] * 3, "stem": 8}, "dMRI": {"patch_size": [_patch(g)] * 3, "stem": 8},
-                      "rsfMRI": {"patch_size": [_patch(f)] * 3 + [max(window // 4, 1)], "stem": 8}},
+                      "T1": {"patch_size": [_patch(g)] * 3}, "dMRI": {"patch_size": [_patch(g)] * 3},
+                      "rsfMRI": {"patch_size": [_patch(f)] * 3 + [max(window // 4, 1)]}},
             "trainer": {"max_steps": steps, "learning_rate": learning_rate, "per_device_batch_size": batch_size,
                         "logging_steps": max(steps // 20, 1), "save_steps": steps, "answer_samples_every": max(steps // 4, 1),
                         "report_to": ["tensorboard"]}}
