@@ -54,6 +54,13 @@ def page_name(rel: Path) -> str:
     return re.sub(r"^\d+[a-zA-Z0-9]*_", "", rel.name.lower())[: -len(".ipynb")] + ".html"
 
 
+def page_names(rels: list[Path]) -> dict[Path, str]:
+    "Pages of all notebooks: a numbered chapter keeps nbdev's name (its doclinks point there); an unnumbered notebook whose\n    name a chapter already has (the task notebook `evaluate.ipynb` beside `09_evaluate.ipynb`) becomes `task_<name>.html`."
+    numbered = {page_name(r) for r in rels if re.match(r"^\d+[a-zA-Z0-9]*_", r.name)}
+    return {r: (f"task_{page_name(r)}" if page_name(r) in numbered and not re.match(r"^\d+[a-zA-Z0-9]*_", r.name) else page_name(r))
+            for r in rels}
+
+
 def doclink_path(rel: Path) -> str:
     "The path nbdev's doclinks use for notebook `rel` (keeps sub-folders)."
     return (rel.parent / page_name(rel)).as_posix()
@@ -191,7 +198,8 @@ def stage(rels: list[Path]) -> list[dict]:
     cfg = _cfg()
     # nbdev's doclinks point at the published site: doc_host + doc_baseurl + page
     doc_url = "/".join(p for p in (cfg.get("doc_host", "").rstrip("/"), cfg.get("doc_baseurl", "").strip("/")) if p) + "/"
-    links = {doclink_path(r): page_name(r) for r in rels} | {r.name: page_name(r) for r in rels}
+    names = page_names(rels)
+    links = {doclink_path(r): names[r] for r in rels if names[r] == page_name(r)} | {r.name: names[r] for r in rels}
     if STAGE.exists(): shutil.rmtree(STAGE)
     STAGE.mkdir(parents=True)
     # files beside the notebooks (pictures a markdown cell shows, ...), as nbdev copies them to _proc
@@ -201,7 +209,7 @@ def stage(rels: list[Path]) -> list[dict]:
             shutil.copy2(f, STAGE / f.relative_to(PROC))
     nav, seen = [], {}
     for rel in rels:
-        name = page_name(rel)
+        name = names[rel]
         if name in seen: raise SystemExit(f"build_docs: {rel} and {seen[name]} would both be {name}")
         seen[name] = rel
         nb = json.loads((PROC / rel).read_text(encoding="utf-8"))
