@@ -8,7 +8,7 @@ import math
 from pathlib import Path
 from typing import Sequence
 
-import json
+import json, os
 import torch
 from torch.utils.data import DataLoader
 from transformers import Trainer, TrainerCallback
@@ -176,7 +176,8 @@ class AnswerSamples(TrainerCallback):
               f"{r['answer']!r}  (reference {r['reference']!r})" for r in rows], sep="\n")
         if "tensorboard" in (args.report_to or []):
             from torch.utils.tensorboard import SummaryWriter
-            self._writer = self._writer or SummaryWriter(args.logging_dir)
+            tb_root = os.environ.get("TENSORBOARD_LOGGING_DIR") or Path(args.output_dir) / "runs"   # where HF's TensorBoard callback logs
+            self._writer = self._writer or SummaryWriter(str(Path(tb_root) / "answers"))
             table = "| modality | subject | question | answer | reference |\n|---|---|---|---|---|\n" + "\n".join(
                 f"| {r['modality']} | {r['subject_id']} | {r['kind']} | {r['answer']} | {r['reference']} |" for r in rows)
             self._writer.add_text("answers", table, state.global_step); self._writer.flush()
