@@ -3,7 +3,7 @@
 What is measured
 ----------------
 1. **Trainer overhead.** The same `tiny-llava` model (every part trainable, T1 at 64³ in 16³ patches: 64 visual
-   tokens, the demo's setting), the same cached single-modality data of a synthetic cohort (whole conversations),
+   tokens, as the demo gives diffusion), the same cached single-modality data of a synthetic cohort (whole conversations),
    batch 8, AdamW, no checkpoints or logs during the timed steps:
    - `hf`: a plain `transformers.Trainer` with its own data loader; the collator flattens brainvlm's
      modality-keyed batch to the model's keyword arguments (`pixel_values`, `input_ids`, `attention_mask`, `labels`).

@@ -117,12 +117,12 @@ class PatchEmbedding(nn.Module):
                  dim: int,                     # output width (the vision tower's hidden size)
                  cls_token: bool = True,       # prepend a learned CLS token (CLIP and BLIP-2 towers expect one)
                  impl: str = "linear",         # "linear" (patchify + matmul) or "conv" (strided convolution)
-                 stem: int = 0):               # channels of a convolutional stem before the patches (0: none, the linear patch of CLIP/LLaVA)
+                 stem: int = 0):               # channels of a pooled convolutional stem (0: none, the linear patch of CLIP/LLaVA)
         super().__init__()
         if impl not in PATCH_IMPLS: raise ConfigError(f"patch embedding impl must be one of {PATCH_IMPLS}, not {impl!r}")
         self.layout, self.dim, self.impl, self.has_cls = layout, dim, impl, cls_token
         self.stem, self.proj_layout = None, layout                            # what the projection cuts into patches
-        if stem:
+        if stem:                                                              # ... with a stem: one pooled feature vector per patch
             self.stem, self.proj_layout = _conv_stem(layout, stem), _stem_layout(layout, stem)
         self.weight = nn.Parameter(torch.empty(dim, self.proj_layout.patch_dim))   # (dim, C*prod(patch)), one tensor for both impls
         self.bias = nn.Parameter(torch.empty(dim))
@@ -159,12 +159,16 @@ class PatchEmbedding(nn.Module):
         return self._conv(x)
 
     def _stem(self, x: torch.Tensor) -> torch.Tensor:
-        "The convolutional stem over space (frame by frame for fMRI): `(B, C, *space[, T])` -> `(B, stem, *space/4[, T])`."
-        spatial = len(self.layout.patch) if len(self.layout.patch) < 4 else 3
-        if len(x.shape) - 2 == spatial: return self.stem(x)
+        "Stem features pooled per patch (max and mean over space, frame by frame for fMRI): `(B, C, *size)` -> `(B, 2·stem, *patch grid[, T])`."
+        p = self.layout.patch
+        spatial = len(p) if len(p) < 4 else 3
+        k = [q // STEM_STRIDE for q in p[:spatial]]                           # a patch, in stem cells
+        max_pool, avg_pool = (F.max_pool2d, F.avg_pool2d) if spatial == 2 else (F.max_pool3d, F.avg_pool3d)
+        pool = lambda y: torch.cat([max_pool(y, k), avg_pool(y, k)], 1)
+        if len(x.shape) - 2 == spatial: return pool(self.stem(x))
         B, C, D, H, W, T = x.shape
-        y = self.stem(x.permute(0, 5, 1, 2, 3, 4).reshape(B * T, C, D, H, W))   # (B*T, stem, D/4, H/4, W/4)
-        return y.reshape(B, T, *y.shape[1:]).permute(0, 2, 3, 4, 5, 1)          # (B, stem, D/4, H/4, W/4, T)
+        y = pool(self.stem(x.permute(0, 5, 1, 2, 3, 4).reshape(B * T, C, D, H, W)))   # (B*T, 2·stem, d, h, w)
+        return y.reshape(B, T, *y.shape[1:]).permute(0, 2, 3, 4, 5, 1)          # (B, 2·stem, d, h, w, T)
 
     def _conv(self, x: torch.Tensor) -> torch.Tensor:
         B, C = x.shape[:2]
@@ -191,21 +195,21 @@ class PatchEmbedding(nn.Module):
 
     def extra_repr(self) -> str:
         l = self.layout
-        stem = f", stem={self.proj_layout.channels}" if self.stem is not None else ""
+        stem = f", stem={self.proj_layout.channels // 2}" if self.stem is not None else ""
         return f"size={l.size}, patch={l.patch}, channels={l.channels}, dim={self.dim}, tokens={self.num_positions}, impl={self.impl!r}{stem}"
 
 STEM_STRIDE = 4      # two stride-2 convolutions
 
 def _stem_layout(layout: PatchLayout, stem: int) -> PatchLayout:
-    "The layout the projection sees after the stem: space and spatial patch divided by 4, `stem` channels."
+    "The layout the projection sees after the pooled stem: one cell per spatial patch (time as before), `2·stem` channels (max and mean)."
     spatial = len(layout.patch) if len(layout.patch) < 4 else 3
     bad = [p for p in layout.patch[:spatial] if p % STEM_STRIDE]
     if bad: raise ConfigError(f"a convolutional stem reduces space {STEM_STRIDE}-fold, so spatial patches must be multiples of "
                               f"{STEM_STRIDE}; patch {layout.patch} is not")
     padded = [math.ceil(s / p) * p for s, p in zip(layout.size, layout.patch)]
-    size = [s // STEM_STRIDE for s in padded[:spatial]] + padded[spatial:]
-    patch = [p // STEM_STRIDE for p in layout.patch[:spatial]] + list(layout.patch[spatial:])
-    return PatchLayout(tuple(size), tuple(patch), stem)
+    size = [s // p for s, p in zip(padded[:spatial], layout.patch)] + padded[spatial:]
+    patch = [1] * spatial + list(layout.patch[spatial:])
+    return PatchLayout(tuple(size), tuple(patch), 2 * stem)
 
 def _conv_stem(layout: PatchLayout, stem: int) -> nn.Sequential:
     "Two 3-wide, stride-2 convolutions with GELU (the 'early convolutions' of Xiao et al. 2021), over 2D or 3D space."

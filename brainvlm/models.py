@@ -75,11 +75,15 @@ def _modality_embedding(config) -> ModalityPatchEmbedding:
 
 def _init_patch_embedding(module: PatchEmbedding):
     "`PatchEmbedding.reset_parameters` through transformers' init functions (which skip loaded weights), whatever the config's std."
-    bound = 1 / math.sqrt(module.layout.patch_dim)                    # nn.Linear's default: token variance independent of patch size
+    bound = 1 / math.sqrt(module.proj_layout.patch_dim)               # nn.Linear's default: token variance independent of patch size
     init.uniform_(module.weight, -bound, bound)
     init.uniform_(module.bias, -bound, bound)
     init.trunc_normal_(module.position_embedding, mean=0.0, std=0.02)
     if module.class_embedding is not None: init.trunc_normal_(module.class_embedding, mean=0.0, std=0.02)
+    for conv in (m for m in module.stem or () if isinstance(m, (nn.Conv2d, nn.Conv3d))):   # PyTorch's own conv init
+        init.kaiming_uniform_(conv.weight, a=math.sqrt(5))
+        fan_in = conv.weight[0].numel()
+        init.uniform_(conv.bias, -1 / math.sqrt(fan_in), 1 / math.sqrt(fan_in))
 
 def _check_modality(model, modality):
     if modality is None:

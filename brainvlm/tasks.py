@@ -75,7 +75,12 @@ def _patch(grid: int) -> int:
     if grid % 4 == 0: return grid // 4
     raise ConfigError(f"demo grid {grid} is not a multiple of 4; choose e.g. 32, 48 or 64")
 
-def demo_config(out: Path, name: str, cfg: SynthConfig, steps: int, batch_size: int = 8, learning_rate: float = 1e-3) -> dict:
+def _lesion_patch(grid: int) -> int:
+    "T1's patch: half the grid (8 tokens), a multiple of the stem's stride 4."
+    if grid % 8: raise ConfigError(f"demo grid {grid} is not a multiple of 8; choose e.g. 32, 48 or 64")
+    return grid // 2
+
+def demo_config(out: Path, name: str, cfg: SynthConfig, steps: int, batch_size: int = 8, learning_rate: float = 3e-4) -> dict:
     "The demo's training config (DESIGN.md's shape) over the prepared cohort in `out`."
     g, f = cfg.grid, cfg.fmri_grid
     window = min(20, cfg.frames)
@@ -86,7 +91,7 @@ def demo_config(out: Path, name: str, cfg: SynthConfig, steps: int, batch_size: 
                         "rsfMRI": {"manifest": manifest, "img_size": [f] * 3, "sequence_length": window,
                                    "stride_between_seq": 2.0}},          # one window per run: each modality gets a third of the steps
             "model": {"hf_name": "tiny-llava", "train": ["patch_embed", "vision", "projector", "lm"],
-                      "T1": {"patch_size": [_patch(g)] * 3}, "dMRI": {"patch_size": [_patch(g)] * 3},
+                      "T1": {"patch_size": [_lesion_patch(g)] * 3, "stem": 16}, "dMRI": {"patch_size": [_patch(g)] * 3},
                       "rsfMRI": {"patch_size": [_patch(f)] * 3 + [max(window // 4, 1)]}},
             "trainer": {"max_steps": steps, "learning_rate": learning_rate, "per_device_batch_size": batch_size,
                         "logging_steps": max(steps // 20, 1), "save_steps": steps, "answer_samples_every": max(steps // 4, 1),
@@ -108,7 +113,7 @@ def _next_run_name(out: Path, stem: str = "run") -> str:
     while (out / f"{stem}-{k}").exists(): k += 1
     return f"{stem}-{k}"
 
-def run_demo(out: str | Path = "outputs/demo", cfg: SynthConfig | None = None, steps: int = 600,
+def run_demo(out: str | Path = "outputs/demo", cfg: SynthConfig | None = None, steps: int = 1500,
              workers: int = 2, split: str = "test") -> dict:
     "The demo: prepare the synthetic cohort, train on every modality with `train.ipynb`, evaluate with `evaluate.ipynb`."
     out, cfg, t = Path(out).resolve(), cfg or SynthConfig(), {}
@@ -141,7 +146,7 @@ def add_task_commands(sub):
     "Add `brainvlm demo` and `brainvlm sweep` to the command line's subparsers."
     s = sub.add_parser("demo", help="the main job: synthetic cohort, a model trained on T1, dMRI and rsfMRI, held-out metrics")
     _synth_args(s); s.add_argument("--out", default="outputs/demo")
-    s.add_argument("--steps", type=int, default=600, help="training steps (batches of 8)")
+    s.add_argument("--steps", type=int, default=1500, help="training steps (batches of 8)")
     s.set_defaults(func=lambda a: run_demo(a.out, _synth_config(a), steps=a.steps, workers=a.workers))
     s = sub.add_parser("sweep", help="train and evaluate one run per cohort × modality with the task notebooks; one summary table")
     s.add_argument("config"); s.add_argument("overrides", nargs="*", help="dotlist overrides for every run")
