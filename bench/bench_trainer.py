@@ -141,18 +141,19 @@ def main():
             print(f"round {r} DDP {processes}×{threads} threads: {ddp[-1]['samples_per_s']:.1f} samples/s", flush=True)
 
     med = lambda rows, key: statistics.median(x[key] for x in rows)
+    _runs = lambda rows: ", ".join(f"{x['samples_per_s']:.1f}" for x in rows)
     hf = [x for x in runs if x["variant"] == "hf"]; ours = [x for x in runs if x["variant"] == "ours"]
     overhead = 1 - med(ours, "samples_per_s") / med(hf, "samples_per_s")
     print(f"\n## Trainer overhead (tiny-llava, T1 64³, batch {BATCH}, median of {a.rounds} alternating runs)\n")
     print("| trainer | samples/s (runs) | median | peak RSS MB |\n|---|---|---:|---:|")
     for name, rows in (("HF Trainer", hf), ("ModalityTrainer", ours)):
-        print(f"| {name} | {', '.join(f'{x['samples_per_s']:.1f}' for x in rows)} | {med(rows, 'samples_per_s'):.1f} | {med(rows, 'peak_rss_mb'):.0f} |")
+        print(f"| {name} | {_runs(rows)} | {med(rows, 'samples_per_s'):.1f} | {med(rows, 'peak_rss_mb'):.0f} |")
     print(f"\nModalityTrainer overhead: {100 * overhead:+.1f} % of the plain Trainer's throughput (target: at most 10 %)")
     print(f"\n## DDP on CPU (ModalityTrainer, batch {BATCH} per process, median of {a.rounds})\n")
     print("| processes × threads | samples/s (runs) | median | peak RSS MB per process |\n|---|---|---:|---:|")
     for processes, threads in ((1, 2), (1, 1), (2, 1)):
         rows = [x for x in ddp if x["processes"] == processes and x["threads"] == threads]
-        print(f"| {processes} × {threads} | {', '.join(f'{x['samples_per_s']:.1f}' for x in rows)} | {med(rows, 'samples_per_s'):.1f} | {med(rows, 'peak_rss_mb'):.0f} |")
+        print(f"| {processes} × {threads} | {_runs(rows)} | {med(rows, 'samples_per_s'):.1f} | {med(rows, 'peak_rss_mb'):.0f} |")
     result = {"machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version()},
               "steps": a.steps, "warmup": a.warmup, "batch": BATCH, "trainer_runs": runs, "ddp_runs": ddp,
               "overhead_fraction": overhead}

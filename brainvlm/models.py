@@ -33,7 +33,7 @@ from .data import IMAGE_TOKEN, ConversationTokenizer, cohort_texts, train_tokeni
 __all__ = ['PART_PREFIXES', 'PARTS', 'TINY_MODALITIES', 'TINY_PRESETS', 'MODEL_CLASSES', 'LORA_NAMES_T5', 'EXTRA_TRAINABLE',
            'VolumeVisionConfig', 'VolumeBlip2VisionConfig', 'VolumeClipVisionModel', 'VolumeBlip2VisionModel',
            'VolumeLlavaConfig', 'VolumeLlavaModel', 'VolumeLlavaForConditionalGeneration', 'VolumeBlip2Config',
-           'VolumeBlip2ForConditionalGeneration', 'VolumeProcessor', 'part_of', 'apply_freeze_policy',
+           'VolumeBlip2ForConditionalGeneration', 'VolumeProcessor', 'part_of', 'unreachable', 'apply_freeze_policy',
            'parameter_table', 'kbit_config', 'tiny_config', 'make_processor', 'build_tiny_base', 'default_base_dir',
            'resolve_base', 'volume_config', 'load_base', 'lora_target_modules', 'add_lora', 'save_adapter',
            'load_adapter']
@@ -360,15 +360,25 @@ def part_of(model, name: str) -> str:
         if plain.startswith(prefixes): return part
     raise ConfigError(f"parameter {name} belongs to no part")
 
+def unreachable(model, name: str) -> bool:
+    "Whether parameter `name` cannot change the model's output: in LLaVA, vision layers after `vision_feature_layer` and the tower's final norm."
+    if _family(model) != "llava": return False
+    plain, n = _strip_peft(name), model.config.vision_config.num_hidden_layers
+    layers = model.config.vision_feature_layer
+    used = max(l if l >= 0 else n + 1 + l for l in (layers if isinstance(layers, (list, tuple)) else [layers]))  # hidden_states[k]: after k layers
+    if plain.startswith("model.vision_tower.post_layernorm."): return True
+    m = re.match(r"model\.vision_tower\.encoder\.layers\.(\d+)\.", plain)
+    return m is not None and int(m.group(1)) >= used
+
 def apply_freeze_policy(model, train: Sequence[str] | None = None) -> list[str]:
-    "Open exactly the parts in `train` (default: `model.config.train`) for training; freeze the rest. Returns `train`."
+    "Open exactly the parts in `train` (default: `model.config.train`) for training, less `unreachable` parameters; freeze the rest. Returns `train`."
     train = list(model.config.train if train is None else train)
     unknown = set(train) - set(PARTS)
     if unknown: raise ConfigError(f"unknown part(s) {sorted(unknown)} in train; parts are {PARTS}")
     if "lm_lora" in train and not any("lora_" in n for n, _ in model.named_parameters()):
         raise ConfigError("train has 'lm_lora' but the model has no LoRA adapters: call add_lora(model) first")
     for name, p in model.named_parameters():
-        p.requires_grad_(part_of(model, name) in train and ".original_module." not in name)
+        p.requires_grad_(part_of(model, name) in train and ".original_module." not in name and not unreachable(model, name))
     model.config.train = train
     return train
 

@@ -62,3 +62,12 @@ def test_exported_signatures_evaluate():
             if getattr(obj, "__module__", None) != m.__name__ or not (inspect.isclass(obj) or inspect.isfunction(obj)): continue
             if inspect.isclass(obj) and issubclass(obj, BaseException) and "__init__" not in vars(obj): continue
             inspect.signature(obj, eval_str=True)       # raises NameError when an annotation names something not imported
+
+
+def test_bench_scripts_start():
+    "Every `bench/` script parses and imports what it names (`--help` runs its imports, not its measurements)."
+    scripts = sorted((ROOT / "bench").glob("bench_*.py"))
+    assert len(scripts) >= 5
+    for s in scripts:
+        r = subprocess.run([sys.executable, str(s), "--help"], capture_output=True, text=True, cwd=ROOT)
+        assert r.returncode == 0 and "usage:" in r.stdout, f"{s.name}: {r.stderr[-2000:]}"
