@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .core import write_json
+from .core import ConfigError, write_json
 from .cohorts import QUESTIONS, answer_for
 from .trainer import generate_answer
 
@@ -151,7 +151,12 @@ def evaluate_run(run_dir: str | Path, split: str = "test", progress: bool = True
     run_dir = Path(run_dir)
     cfg = OmegaConf.merge(OmegaConf.create(DEFAULT_CONFIG), load_config(run_dir / "config.yaml"))
     for c in cfg.cohorts: register_cohorts(c)
-    model = AutoModelForImageTextToText.from_pretrained(run_dir / "final").eval()
+    try:
+        model = AutoModelForImageTextToText.from_pretrained(run_dir / "final").eval()
+    except RuntimeError as e:
+        if "ignore_mismatched_sizes" not in str(e): raise
+        raise ConfigError(f"{run_dir / 'final'}: its weights do not fit the model its config.json describes (the shapes are listed "
+                          "above): a run saved by another brainvlm version, or a config edited after training") from None
     proc = VolumeProcessor.from_pretrained(run_dir / "final")
     text = proc.conversation_tokenizer(max_seq_length=cfg.max_seq_length)
     data = build_datasets(cfg, text, split, config_stats(cfg))
