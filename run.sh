@@ -36,6 +36,24 @@ setup_chromium() {
   command -v chromium >/dev/null 2>&1 || echo "run.sh: no chromium: tests/test_docs.py skips (and fails in CI)" >&2
 }
 
+setup_debian_data() {
+  # Real test data from Debian: a head CT series (invesalius-examples: 01_io, 02_cohorts) and MRIcron's
+  # templates and atlases (mricron-data). Installed when missing and we are root; without them the CT cells
+  # skip (and fail in CI).
+  local missing=() pkg
+  for pkg in invesalius-examples mricron-data; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "run.sh: installing Debian's ${missing[*]} (test data)" >&2
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null; } ||
+      echo "run.sh: could not install ${missing[*]}" >&2
+  else
+    echo "run.sh: ${missing[*]} not installed (needs root and apt): the cells that use them skip (and fail in CI)" >&2
+  fi
+}
+
 check_readme() {
   # README.md is generated from nbs/index.ipynb (tools/build_docs.py): it must be exactly what the notebook gives.
   python tools/build_docs.py --readme-only
@@ -71,6 +89,7 @@ case "$cmd" in
   test)
     setup
     setup_chromium
+    setup_debian_data
     check_clean
     check_readme
     nbdev_test --n_workers 2 --timing
@@ -83,6 +102,7 @@ case "$cmd" in
   setup)
     setup
     setup_chromium
+    setup_debian_data
     ;;
   *)
     echo "usage: bash run.sh demo|test|docs|setup [args]" >&2; exit 2

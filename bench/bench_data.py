@@ -70,8 +70,8 @@ def main():
         for source, c in (("source .nii.gz", None), ("cache", cache)):
             for train_mode in ((False, True) if modality == "T1" else (False,)):
                 aug = VolumeAugment() if train_mode else None
-                if modality == "T1": ds = VolumeDataset(train, "T1", text, stats, c, augment=aug)
-                else: ds = FMRIWindowDataset(train, text, stats, c, sequence_length=a.window)
+                if modality == "T1": ds = VolumeDataset(train, "T1", text, stats=stats, cache=c, augment=aug)
+                else: ds = FMRIWindowDataset(train, "rsfMRI", text, stats=stats, cache=c, sequence_length=a.window)
                 ds[0]                                                   # warm the page cache
                 for workers in (0, 2):
                     r = throughput(ds, workers, a.seconds)

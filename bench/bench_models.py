@@ -42,7 +42,8 @@ from transformers.utils import logging as hf_logging
 
 from brainvlm.cohorts import make_conversations
 from brainvlm.embed import EMBED_BENCH_CASES, PATCH_IMPLS, PatchEmbedding
-from brainvlm.models import TINY_MODALITIES, TINY_PRESETS, load_base, resolve_base
+from brainvlm.embed import TINY_MODALITIES
+from brainvlm.models import TINY_PRESETS, load_base, resolve_base
 
 hf_logging.set_verbosity_error()
 

@@ -39,7 +39,8 @@ from transformers import AutoConfig
 from brainvlm.cohorts import SPLITS, load_manifest, load_stats, preprocessing_for, register_cohorts
 from brainvlm.io import VolumeCache, load_volume
 from brainvlm.launch import prepare_demo
-from brainvlm.models import VolumeClipVisionModel, resolve_base, volume_config
+from brainvlm.llava import VolumeClipVisionModel
+from brainvlm.models import resolve_base, volume_config
 
 VARIANTS = {"linear-16": (16, 0), "stem8-16": (16, 8), "linear-32": (32, 0), "stem8-32": (32, 8), "stem16-32": (32, 16)}   # name: (patch edge, stem channels)
 

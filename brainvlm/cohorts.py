@@ -19,10 +19,12 @@ from .io import (Preprocessing, IntensityStats, StatsAccumulator, VolumeCache, p
                          gradient_files, package_data, MNI152_T1, NIBABEL_BOLD, DIPY_DWI)
 
 # %% auto #0
-__all__ = ['COHORT_PRESETS_YAML', 'QUESTIONS', 'SPLITS', 'ROLES', 'register_cohorts', 'cohort_names', 'cohort_settings',
-           'preprocessing_for', 'answer_for', 'make_conversations', 'resolve_path', 'validate_record', 'Manifest',
-           'load_manifest', 'write_manifest', 'split_subjects', 'read_participants', 'ingest_bids',
-           'write_example_bids', 'compute_cohort_stats', 'load_stats', 'cache_manifest']
+__all__ = ['COHORT_PRESETS_YAML', 'QUESTION_KINDS', 'SEX_WORDS', 'QUESTIONS', 'SPLITS', 'ROLES', 'BIDS_PATTERNS',
+           'register_cohorts', 'cohort_names', 'cohort_settings', 'preprocessing_for', 'QuestionKind',
+           'register_question_kind', 'question_kind', 'truth_grid', 'choice_kind', 'parse_number', 'parse_lesion',
+           'findings_report', 'answer_for', 'make_conversations', 'resolve_path', 'validate_record', 'Manifest',
+           'load_manifest', 'write_manifest', 'split_subjects', 'write_example_bids', 'read_participants',
+           'ingest_bids', 'compute_cohort_stats', 'load_stats', 'cache_manifest']
 
 # %% ../nbs/02_cohorts.ipynb #4decf14c
 COHORT_PRESETS_YAML = """
@@ -30,6 +32,7 @@ defaults:
   T1:     {grid: [128, 128, 128], grid_policy: center, background: 0.0, scaling: znorm_zeroback}
   dMRI:   {grid: [128, 128, 128], grid_policy: center, background: 0.0, scaling: none, dwi_map: fa}
   rsfMRI: {grid: [96, 96, 96], grid_policy: center, background: 0.0, scaling: znorm_zeroback, tr: null, target_tr: null}
+  CT:     {grid: [128, 128, 128], grid_policy: resample, background: min, scaling: ct_window, window: [40, 80]}
 cohorts:
   ABCD:     {description: "Adolescent Brain Cognitive Development (ages 9-11 at baseline)", rsfMRI: {tr: 0.8, grid_policy: pad}}
   UKB:      {description: "UK Biobank imaging (ages 45-82)", rsfMRI: {tr: 0.735, grid_policy: pad}}
@@ -41,6 +44,7 @@ cohorts:
 
 _REGISTRY: DictConfig = OmegaConf.create(COHORT_PRESETS_YAML)
 
+# %% ../nbs/02_cohorts.ipynb #b2188383
 def register_cohorts(path_or_yaml: str | os.PathLike) -> list[str]:
     "Add (or override) cohorts from a YAML file or string with a `cohorts:` mapping; returns their names."
     global _REGISTRY
@@ -56,6 +60,9 @@ def register_cohorts(path_or_yaml: str | os.PathLike) -> list[str]:
 
 def cohort_names() -> list[str]: return list(_REGISTRY.cohorts.keys())
 
+# %% ../nbs/02_cohorts.ipynb #0777c701
+from .io import SCALINGS
+
 def cohort_settings(cohort: str, modality: str) -> dict:
     "The merged settings (defaults, then the cohort's own) of one cohort and modality."
     if cohort not in _REGISTRY.cohorts:
@@ -64,47 +71,139 @@ def cohort_settings(cohort: str, modality: str) -> dict:
     merged = OmegaConf.merge(_REGISTRY.defaults.get(modality, {}), _REGISTRY.cohorts[cohort].get(modality, {}))
     return OmegaConf.to_container(merged, resolve=True)
 
-_PREP_KEYS = ("grid", "grid_policy", "background", "scaling", "dwi_map", "dwi_fit", "dtype")
+_PREP_KEYS = ("grid", "grid_policy", "background", "scaling", "dwi_map", "dwi_fit", "dtype", "window")
 
 def preprocessing_for(cohort: str, modality: str, stats: IntensityStats | dict | None = None, **overrides) -> Preprocessing:
-    "The `Preprocessing` of a cohort's modality, with optional overrides (e.g. `grid=(64, 64, 64)`)."
+    "The `Preprocessing` of a cohort's modality, with optional overrides (e.g. `grid=(64, 64, 64)`); `stats` go to scalings that use them."
     s = {**cohort_settings(cohort, modality), **{k: v for k, v in overrides.items() if v is not None}}
-    return Preprocessing(**{k: s[k] for k in _PREP_KEYS if k in s}, stats=stats if s.get("scaling", "none") != "none" else None)
+    uses_stats = "stats" in getattr(SCALINGS.get(s.get("scaling", "none")), "needs", ("stats",))
+    return Preprocessing(**{k: s[k] for k in _PREP_KEYS if k in s}, stats=stats if uses_stats else None)
+
+# %% ../nbs/02_cohorts.ipynb #22462a91
+import re, itertools
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Callable
+from .core import IMAGE_TOKEN
+
+@dataclass
+class QuestionKind:
+    "One kind of question: how it is asked, answered from metadata, parsed back and scored."
+    name: str
+    question: str                                 # the question, without the image placeholder
+    answer: Callable[[dict], str | None]          # metadata -> reference answer; None when the metadata cannot answer
+    parse: Callable[[str], Any]                   # answer text -> value; None when it cannot be parsed
+    truth: Callable[[dict], Any]                  # metadata -> the value a correct answer parses to
+    candidates: tuple[str, ...] | None = None     # two answers scored by log-likelihood: score = log p(first) - log p(second)
+    metric: str | Callable = "accuracy"           # how `09_evaluate` scores it: "accuracy", "detection", "mae", "text", or a function
+    metric_options: dict = field(default_factory=dict)   # e.g. {"unparsed_error": 100.0} for "mae"
+    examples: tuple[dict, ...] = ()               # metadata covering its answers: the grid of ground truths a tokenizer learns
+
+    def texts(self, grid: Iterable[dict] | None = None) -> list[str]:
+        "The question and its answers over `grid` (default `truth_grid()`): what a tokenizer must have seen."
+        return [self.question, *(a for meta in (truth_grid() if grid is None else grid) if (a := self.answer(meta)) is not None)]
+
+# %% ../nbs/02_cohorts.ipynb #7dbe2b3a
+QUESTION_KINDS: dict[str, QuestionKind] = {}
+
+def register_question_kind(kind: QuestionKind) -> QuestionKind:
+    "Add `kind` to `QUESTION_KINDS` (a kind of the same name is replaced in place)."
+    if kind.candidates is not None and len(kind.candidates) != 2:
+        raise ValueError(f"question kind {kind.name!r}: candidates must be two answers, got {kind.candidates!r}")
+    QUESTION_KINDS[kind.name] = kind
+    return kind
+
+def question_kind(name: str) -> QuestionKind:
+    "The registered kind `name`."
+    if name not in QUESTION_KINDS:
+        raise ValueError(f"unknown question kind {name!r}; known: {', '.join(QUESTION_KINDS)} (add one with `register_question_kind`)")
+    return QUESTION_KINDS[name]
+
+def truth_grid(kinds: Iterable[QuestionKind] | None = None) -> list[dict]:
+    "Every combination of the kinds' `examples`, in table order: the ground truths whose answers a tokenizer learns."
+    parts = [k.examples for k in (QUESTION_KINDS.values() if kinds is None else kinds) if k.examples]
+    return [{key: v for d in combo for key, v in d.items()} for combo in itertools.product(*parts)]
+
+# %% ../nbs/02_cohorts.ipynb #f5966e90
+def choice_kind(name: str, question: str,
+                key: str,                  # the metadata key it asks about
+                words: dict[str, str],     # metadata value -> answer word, e.g. {"F": "female", "M": "male"}
+                **kw) -> QuestionKind:
+    "A question answered by one word per value of a metadata key (two values: also scored by log-likelihood)."
+    value_of = {w.lower(): v for v, w in words.items()}
+    pattern = re.compile(r"\b(" + "|".join(re.escape(w) for w in sorted(value_of, key=len, reverse=True)) + r")\b")
+    def parse(text: str):
+        m = pattern.search(text.strip().lower())
+        return None if m is None else value_of[m.group(1)]
+    return QuestionKind(name, question, answer=lambda meta: words.get(meta.get(key)), parse=parse, truth=lambda meta: meta.get(key),
+                        candidates=tuple(words.values()) if len(words) == 2 else None, examples=tuple({key: v} for v in words), **kw)
+
+SEX_WORDS = {"F": "female", "M": "male"}
+register_question_kind(choice_kind("sex", "What is the participant's sex?", "sex", SEX_WORDS));
+
+# %% ../nbs/02_cohorts.ipynb #5b6f41b2
+def parse_number(text: str) -> float | None:
+    "The first number in `text`, or None."
+    m = re.search(r"\d+(\.\d+)?", text)
+    return None if m is None else float(m.group(0))
+
+def _number(v) -> float: return float("nan") if v is None else float(v)
+
+register_question_kind(QuestionKind(
+    "age", "How old is the participant, in years?",
+    answer=lambda meta: f"{meta['age']:.0f} years" if isinstance(meta.get("age"), (int, float)) else None,
+    parse=parse_number, truth=lambda meta: _number(meta.get("age")),
+    metric="mae", metric_options={"unparsed_error": 100.0}, examples=tuple({"age": float(a)} for a in range(101))));
+
+# %% ../nbs/02_cohorts.ipynb #8b93057a
+def parse_lesion(text: str) -> tuple[bool, str | None] | None:
+    "(present, side) from an answer about a lesion, or None."
+    t = text.strip().lower()
+    if re.match(r"\s*(no\b|none)", t): return (False, None)
+    if re.match(r"\s*yes\b", t) or "lesion in the" in t:
+        side = re.search(r"\b(left|right)\b", t)
+        return (True, side.group(1) if side else None)
+    return None
+
+register_question_kind(QuestionKind(
+    "lesion", "Is there a lesion in this scan? If so, in which hemisphere?",
+    answer=lambda meta: None if "lesion" not in meta else f"Yes, in the {meta['lesion_side']} hemisphere." if meta["lesion"] else "No lesion.",
+    parse=parse_lesion, truth=lambda meta: (bool(meta["lesion"]), meta.get("lesion_side")),
+    candidates=("Yes, in the left hemisphere.", "No lesion."), metric="detection",
+    examples=({"lesion": False, "lesion_side": None}, {"lesion": True, "lesion_side": "left"}, {"lesion": True, "lesion_side": "right"})));
+
+# %% ../nbs/02_cohorts.ipynb #3b5834b8
+def findings_report(meta: dict) -> str | None:
+    "A templated findings report from sex, age and lesion, or None when the metadata lacks one of them."
+    sex, age = meta.get("sex"), meta.get("age")
+    if sex not in SEX_WORDS or not isinstance(age, (int, float)) or "lesion" not in meta: return None
+    lesion = f"A focal lesion in the {meta['lesion_side']} hemisphere." if meta["lesion"] else "No focal lesion."
+    return f"Findings: {SEX_WORDS[sex]} participant, about {age:.0f} years old. {lesion}"
+
+register_question_kind(QuestionKind("report", "Write a short findings report for this scan.", answer=findings_report,
+                                    parse=str.strip, truth=findings_report, metric="text"));
 
 # %% ../nbs/02_cohorts.ipynb #3748e243
-QUESTIONS = {
-    "sex": "What is the participant's sex?",
-    "age": "How old is the participant, in years?",
-    "lesion": "Is there a lesion in this scan? If so, in which hemisphere?",
-    "report": "Write a short findings report for this scan.",
-}
+class _QuestionTexts(Mapping):
+    "name -> question text, read live from `QUESTION_KINDS`."
+    def __getitem__(self, name): return QUESTION_KINDS[name].question
+    def __iter__(self): return iter(QUESTION_KINDS)
+    def __len__(self): return len(QUESTION_KINDS)
+    def __repr__(self): return repr(dict(self))
 
-def _sex_word(sex): return {"F": "female", "M": "male"}[sex]
-
-def _lesion_sentence(meta):
-    if not meta.get("lesion"): return "No focal lesion."
-    return f"A focal lesion in the {meta['lesion_side']} hemisphere."
+QUESTIONS = _QuestionTexts()
 
 def answer_for(kind: str, meta: dict) -> str | None:
     "The answer to question `kind` from a record's metadata, or None when the metadata cannot answer it."
-    sex, age = meta.get("sex"), meta.get("age")
-    if kind == "sex": return _sex_word(sex) if sex in ("F", "M") else None
-    if kind == "age": return f"{age:.0f} years" if isinstance(age, (int, float)) else None
-    if kind == "lesion":
-        if "lesion" not in meta: return None
-        return f"Yes, in the {meta['lesion_side']} hemisphere." if meta["lesion"] else "No lesion."
-    if kind == "report":
-        if sex not in ("F", "M") or not isinstance(age, (int, float)) or "lesion" not in meta: return None
-        return f"Findings: {_sex_word(sex)} participant, about {age:.0f} years old. {_lesion_sentence(meta)}"
-    raise ValueError(f"unknown question kind {kind!r}; known: {', '.join(QUESTIONS)}")
+    return question_kind(kind).answer(meta)
 
-def make_conversations(meta: dict, kinds: Sequence[str] = tuple(QUESTIONS), rng: np.random.Generator | None = None) -> list[dict]:
-    "A multi-turn conversation asking every answerable question kind (in a shuffled order when `rng` is given)."
-    kinds = [k for k in kinds if answer_for(k, meta) is not None]
+def make_conversations(meta: dict, kinds: Sequence[str] | None = None, rng: np.random.Generator | None = None) -> list[dict]:
+    "A multi-turn conversation asking every answerable question kind (all registered ones by default; shuffled when `rng` is given)."
+    kinds = [k for k in (QUESTION_KINDS if kinds is None else kinds) if answer_for(k, meta) is not None]
     if rng is not None: kinds = [kinds[i] for i in rng.permutation(len(kinds))]
     conv = []
     for i, k in enumerate(kinds):
-        conv += [{"from": "human", "value": ("<image>\n" if i == 0 else "") + QUESTIONS[k], "kind": k},
+        conv += [{"from": "human", "value": (f"{IMAGE_TOKEN}\n" if i == 0 else "") + QUESTIONS[k], "kind": k},
                  {"from": "gpt", "value": answer_for(k, meta)}]
     return conv
 
@@ -212,6 +311,24 @@ def split_subjects(ids: Iterable[str], fractions: Sequence[float] = (0.7, 0.15, 
     return split
 
 # %% ../nbs/02_cohorts.ipynb #e07d88ed
+def write_example_bids(root: str | os.PathLike, n_subjects: int = 4) -> Path:
+    "A tiny BIDS dataset made of the real files shipped in nilearn, nibabel and dipy (for tests and examples)."
+    root = Path(root); root.mkdir(parents=True, exist_ok=True)
+    t1, bold, dwi = package_data(*MNI152_T1), package_data(*NIBABEL_BOLD), package_data(*DIPY_DWI)
+    (root / "dataset_description.json").write_text(json.dumps({"Name": "brainvlm example", "BIDSVersion": "1.9.0"}))
+    (root / "task-rest_bold.json").write_text(json.dumps({"RepetitionTime": 2.0, "TaskName": "rest"}))
+    rows = ["participant_id\tage\tsex"]
+    for i in range(1, n_subjects + 1):
+        sub = f"sub-{i:02d}"; rows.append(f"{sub}\t{20 + 7 * i}\t{'F' if i % 2 else 'M'}")
+        for d in ("anat", "func", "dwi"): (root / sub / d).mkdir(parents=True, exist_ok=True)
+        shutil.copy(t1, root / sub / "anat" / f"{sub}_T1w.nii.gz")
+        shutil.copy(bold, root / sub / "func" / f"{sub}_task-rest_bold.nii.gz")
+        img = nib.load(dwi); nib.save(nib.Nifti1Image(np.asarray(img.dataobj), img.affine), root / sub / "dwi" / f"{sub}_dwi.nii.gz")
+        for ext in ("bval", "bvec"): shutil.copy(dwi.with_suffix("." + ext), root / sub / "dwi" / f"{sub}_dwi.{ext}")
+    (root / "participants.tsv").write_text("\n".join(rows) + "\n")
+    return root
+
+# %% ../nbs/02_cohorts.ipynb #f7ce8b35
 def _parse_value(v: str):
     if v in ("n/a", "", "NA", "nan"): return None
     try: return float(v) if any(c in v for c in ".eE") else int(v)
@@ -234,6 +351,7 @@ def read_participants(bids_root: Path) -> dict[str, dict]:
             out[pid] = meta
     return out
 
+# %% ../nbs/02_cohorts.ipynb #f2ac183f
 def _repetition_time(bold: Path, bids_root: Path) -> float:
     "RepetitionTime from the run's sidecar, or the nearest one up the tree (BIDS inheritance)."
     stem = bold.name.removesuffix(".gz").removesuffix(".nii")
@@ -249,6 +367,32 @@ def _repetition_time(bold: Path, bids_root: Path) -> float:
             if tr is not None: return float(tr)
     raise DataError("no RepetitionTime in a JSON sidecar (looked beside the run and up to the BIDS root)", bold)
 
+# %% ../nbs/02_cohorts.ipynb #805a17f5
+def _check_t1w(path: Path, shape: tuple, bids_root: Path, rid: str) -> dict:
+    if len(shape) != 3 and not (len(shape) == 4 and shape[3] == 1): raise DataError(f"T1w image is {len(shape)}D {shape}, expected 3D", path, rid)
+    return {}
+
+def _check_dwi(path: Path, shape: tuple, bids_root: Path, rid: str) -> dict:
+    bval, bvec = gradient_files(path)
+    for f in (bval, bvec):
+        if not f.exists(): raise DataError(f"diffusion series without its {f.suffix} file", path, rid)
+    n = len(bval.read_text().split())
+    if len(shape) != 4 or shape[3] != n: raise DataError(f"{n} b-values for an image of shape {shape}", path, rid)
+    return {}
+
+def _check_rest_bold(path: Path, shape: tuple, bids_root: Path, rid: str) -> dict:
+    if len(shape) != 4: raise DataError(f"BOLD run is {len(shape)}D {shape}, expected 4D", path, rid)
+    return {"tr": _repetition_time(path, bids_root), "n_frames": int(shape[3])}
+
+BIDS_PATTERNS: dict[str, dict] = {   # modality -> datatype folder, file patterns, check(path, shape, bids_root, record) -> metadata
+    "T1":     {"folder": "anat", "globs": ("*_T1w.nii.gz", "*_T1w.nii"), "check": _check_t1w},
+    "dMRI":   {"folder": "dwi", "globs": ("*_dwi.nii.gz", "*_dwi.nii"), "check": _check_dwi},
+    "rsfMRI": {"folder": "func", "globs": ("*_task-rest*_bold.nii.gz", "*_task-rest*_bold.nii"), "check": _check_rest_bold},
+}
+
+# %% ../nbs/02_cohorts.ipynb #5432d265
+from .io import nifti_shape
+
 def _first(folder: Path, patterns: Sequence[str]) -> Path | None:
     for pat in patterns:
         hits = sorted(folder.glob(pat))
@@ -256,33 +400,16 @@ def _first(folder: Path, patterns: Sequence[str]) -> Path | None:
     return None
 
 def _ingest_session(folder: Path, bids_root: Path, rid: str) -> tuple[dict, dict]:
+    "The images `BIDS_PATTERNS` finds in one session folder, each checked, and the metadata their checks return."
     paths, info = {}, {}
-    t1 = _first(folder / "anat", ["*_T1w.nii.gz", "*_T1w.nii"])
-    if t1 is not None:
-        shape = _header_shape(t1, rid)
-        if len(shape) != 3 and not (len(shape) == 4 and shape[3] == 1): raise DataError(f"T1w image is {len(shape)}D {shape}, expected 3D", t1, rid)
-        paths["T1"] = t1
-    dwi = _first(folder / "dwi", ["*_dwi.nii.gz", "*_dwi.nii"])
-    if dwi is not None:
-        shape = _header_shape(dwi, rid)
-        bval, bvec = gradient_files(dwi)
-        for f in (bval, bvec):
-            if not f.exists(): raise DataError(f"diffusion series without its {f.suffix} file", dwi, rid)
-        n = len(bval.read_text().split())
-        if len(shape) != 4 or shape[3] != n: raise DataError(f"{n} b-values for an image of shape {shape}", dwi, rid)
-        paths["dMRI"] = dwi
-    bold = _first(folder / "func", ["*_task-rest*_bold.nii.gz", "*_task-rest*_bold.nii"])
-    if bold is not None:
-        shape = _header_shape(bold, rid)
-        if len(shape) != 4: raise DataError(f"BOLD run is {len(shape)}D {shape}, expected 4D", bold, rid)
-        info["tr"] = _repetition_time(bold, bids_root); info["n_frames"] = int(shape[3])
-        paths["rsfMRI"] = bold
+    for modality, pat in BIDS_PATTERNS.items():
+        hit = _first(folder / pat["folder"], pat["globs"])
+        if hit is None: continue
+        info.update(pat["check"](hit, nifti_shape(hit, rid), bids_root, rid))
+        paths[modality] = hit
     return paths, info
 
-def _header_shape(path: Path, rid: str) -> tuple:
-    try: return nib.load(path).shape
-    except Exception as e: raise DataError(f"not a readable NIfTI file ({type(e).__name__}: {e})", path, rid) from e
-
+# %% ../nbs/02_cohorts.ipynb #e87cb7ea
 def ingest_bids(bids_root: str | os.PathLike,   # the BIDS dataset
                 cohort: str,                     # cohort name, a key of the presets
                 out_dir: str | os.PathLike | None = None,  # where the manifests go (default: the BIDS root itself)
@@ -303,7 +430,8 @@ def ingest_bids(bids_root: str | os.PathLike,   # the BIDS dataset
             rid = sub.name if ses == sub or len(sessions) == 1 else f"{sub.name}_{ses.name}"
             try:
                 paths, info = _ingest_session(ses, bids_root, rid)
-                if not paths: raise DataError("no T1w, dwi or task-rest bold image found", ses, rid)
+                if not paths: raise DataError("no image matches BIDS_PATTERNS (" + ", ".join(
+                    f"{p['folder']}/{p['globs'][0]}" for p in BIDS_PATTERNS.values()) + ")", ses, rid)
                 meta = {**participants.get(sub.name, {}), "participant_id": sub.name, **info}
                 if ses != sub: meta["session"] = ses.name
                 conv = make_conversations(meta, kinds)
@@ -320,24 +448,6 @@ def ingest_bids(bids_root: str | os.PathLike,   # the BIDS dataset
                                     data_root=bids_root, overwrite=overwrite)
     return {"manifests": written, "data_root": bids_root, "records": len(records), "skipped": log}
 
-# %% ../nbs/02_cohorts.ipynb #486327b3
-def write_example_bids(root: str | os.PathLike, n_subjects: int = 4) -> Path:
-    "A tiny BIDS dataset made of the real files shipped in nilearn, nibabel and dipy (for tests and examples)."
-    root = Path(root); root.mkdir(parents=True, exist_ok=True)
-    t1, bold, dwi = package_data(*MNI152_T1), package_data(*NIBABEL_BOLD), package_data(*DIPY_DWI)
-    (root / "dataset_description.json").write_text(json.dumps({"Name": "brainvlm example", "BIDSVersion": "1.9.0"}))
-    (root / "task-rest_bold.json").write_text(json.dumps({"RepetitionTime": 2.0, "TaskName": "rest"}))
-    rows = ["participant_id\tage\tsex"]
-    for i in range(1, n_subjects + 1):
-        sub = f"sub-{i:02d}"; rows.append(f"{sub}\t{20 + 7 * i}\t{'F' if i % 2 else 'M'}")
-        for d in ("anat", "func", "dwi"): (root / sub / d).mkdir(parents=True, exist_ok=True)
-        shutil.copy(t1, root / sub / "anat" / f"{sub}_T1w.nii.gz")
-        shutil.copy(bold, root / sub / "func" / f"{sub}_task-rest_bold.nii.gz")
-        img = nib.load(dwi); nib.save(nib.Nifti1Image(np.asarray(img.dataobj), img.affine), root / sub / "dwi" / f"{sub}_dwi.nii.gz")
-        for ext in ("bval", "bvec"): shutil.copy(dwi.with_suffix("." + ext), root / sub / "dwi" / f"{sub}_dwi.{ext}")
-    (root / "participants.tsv").write_text("\n".join(rows) + "\n")
-    return root
-
 # %% ../nbs/02_cohorts.ipynb #cd1eba5c
 def _raw_prep(cohort: str, modality: str, **overrides) -> Preprocessing:
     return preprocessing_for(cohort, modality, **overrides, scaling="none")
@@ -347,7 +457,7 @@ def compute_cohort_stats(manifest: Manifest, modalities: Sequence[str] | None = 
     "Global foreground intensity statistics {cohort: {modality: stats dict}} of the modalities whose scaling needs them."
     accs: dict = {}
     todo = [(r, m) for r in manifest for m in r["modality_paths"] if (modalities is None or m in modalities)
-            and {**cohort_settings(r["cohort"], m), **overrides}.get("scaling", "none") != "none"]
+            and "stats" in SCALINGS[{**cohort_settings(r["cohort"], m), **overrides}.get("scaling", "none")].needs]
     for rec, m in tqdm(todo, desc="intensity statistics", disable=not progress):
         prep = _raw_prep(rec["cohort"], m, **overrides)
         vol = preprocess(manifest.path_of(rec, m), m, prep, rec["subject_id"])

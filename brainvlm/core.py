@@ -14,33 +14,53 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 # %% auto #0
-__all__ = ['MODALITIES', 'ModalitySpec', 'BrainVLMError', 'DataError', 'ManifestError', 'ConfigError', 'get_modality', 'SkipLog',
-           'load_config', 'save_config', 'atomic_write', 'write_json', 'settings_hash', 'seed_everything']
+__all__ = ['MODALITIES', 'IMAGE_TOKEN', 'ModalitySpec', 'register_modality', 'BrainVLMError', 'DataError', 'ManifestError',
+           'ConfigError', 'get_modality', 'SkipLog', 'load_config', 'save_config', 'atomic_write', 'write_json',
+           'settings_hash', 'seed_everything']
 
 # %% ../nbs/00_core.ipynb #0f508d1b
 @dataclass(frozen=True)
 class ModalitySpec:
-    "What a modality's arrays look like: `(1, *grid)` or `(1, *grid, T)`."
+    "What a modality's arrays look like, `(1, *grid)` or `(1, *grid, T)`, and what its source files may hold."
     name: str                      # key used in manifests, samples and batches
     spatial_dims: int              # 3 for volumes, 2 for images
     temporal: bool                 # has a time axis (last axis) after the spatial ones
     grid: tuple[int, ...]          # default spatial grid a model sees
     patch: tuple[int, ...]         # default patch size (spatial, then temporal if any)
     description: str = ""
+    source_ranks: tuple[int, ...] = ()  # array ranks a source may have; () means spatial_dims (+1 with a time axis)
+    reduction: str | None = None        # name of the step (in `brainvlm.io.REDUCTIONS`) that turns a source with one more axis into one volume
 
-    @property
-    def source_ndim(self) -> set[int]:
-        "Array ranks accepted from a source file (dMRI may be a 4D DWI series or a 3D scalar map)."
-        if self.name == "dMRI": return {3, 4}
-        return {self.spatial_dims + int(self.temporal)}
+    def __post_init__(self):
+        ranks = tuple(self.source_ranks) or (self.spatial_dims + int(self.temporal),)
+        object.__setattr__(self, "source_ranks", ranks)
+        if not self.temporal and self.spatial_dims + 1 in ranks and self.reduction is None:
+            raise ValueError(f"{self.name}: a source of rank {self.spatial_dims + 1} needs a `reduction` to become one volume")
 
-MODALITIES: dict[str, ModalitySpec] = {
-    "T1": ModalitySpec("T1", 3, False, (128, 128, 128), (16, 16, 16), "T1-weighted structural MRI"),
-    "dMRI": ModalitySpec("dMRI", 3, False, (128, 128, 128), (16, 16, 16),
-                         "diffusion MRI, as a scalar map (FA, MD) or a DWI series reduced to one"),
-    "rsfMRI": ModalitySpec("rsfMRI", 3, True, (96, 96, 96), (16, 16, 16, 4), "resting-state (or task) BOLD fMRI"),
-    "image2d": ModalitySpec("image2d", 2, False, (224, 224), (16, 16), "2D images: ultrasound frames, CT/MR slices"),
-}
+# %% ../nbs/00_core.ipynb #08ef2884
+MODALITIES: dict[str, ModalitySpec] = {}
+
+def register_modality(spec: ModalitySpec, replace: bool = False) -> ModalitySpec:
+    "Add `spec` to `MODALITIES`; another spec under a known name needs `replace=True`."
+    if MODALITIES.get(spec.name, spec) != spec and not replace:
+        raise ValueError(f"modality {spec.name!r} is already registered with other settings (pass replace=True)")
+    MODALITIES[spec.name] = spec
+    return spec
+
+for _spec in (
+    ModalitySpec("T1", 3, False, (128, 128, 128), (16, 16, 16), "T1-weighted structural MRI"),
+    ModalitySpec("dMRI", 3, False, (128, 128, 128), (16, 16, 16),
+                 "diffusion MRI, as a scalar map (FA, MD) or a DWI series reduced to one", source_ranks=(3, 4), reduction="dwi_map"),
+    ModalitySpec("rsfMRI", 3, True, (96, 96, 96), (16, 16, 16, 4), "resting-state (or task) BOLD fMRI"),
+    ModalitySpec("image2d", 2, False, (224, 224), (16, 16), "2D images: ultrasound frames, CT/MR slices"),
+): register_modality(_spec)
+
+# %% ../nbs/00_core.ipynb #0b6bbad3
+register_modality(ModalitySpec("CT", 3, False, (128, 128, 128), (16, 16, 16),
+                               "computed tomography in Hounsfield units (a DICOM series or a NIfTI file)"))
+
+# %% ../nbs/00_core.ipynb #9f338600
+IMAGE_TOKEN = "<image>"   # placeholder for the image in a conversation's first human turn
 
 # %% ../nbs/00_core.ipynb #c3d6ef90
 class BrainVLMError(Exception):

@@ -4,7 +4,8 @@
 
 # %% ../nbs/04_data.ipynb #c1095f9c
 from __future__ import annotations
-import math, os
+import dataclasses, inspect, math, os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
@@ -12,33 +13,29 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
-from .core import DataError, SkipLog, get_modality
-from .io import (VolumeCache, load_volume, fmri_windows, temporal_downsample_factor, FrameFolder, check_values)
-from .cohorts import Manifest, QUESTIONS, answer_for, cohort_settings, preprocessing_for
+from .core import DataError, ConfigError, SkipLog, get_modality, IMAGE_TOKEN
+from .io import (VolumeCache, Preprocessing, load_volume, nifti_shape, fmri_windows, temporal_downsample_factor, FrameFolder, check_values)
+from .cohorts import Manifest, QUESTION_KINDS, truth_grid, cohort_settings, preprocessing_for
 
 # %% auto #0
-__all__ = ['IMAGE_TOKEN', 'CHAT_ROLES', 'SYSTEM_PROMPT', 'SPECIAL_TOKENS', 'cohort_texts', 'train_tokenizer',
-           'normalize_conversation', 'ConversationTokenizer', 'masked_text', 'conversation_samples', 'ModalityDataset',
-           'VolumeDataset', 'FMRIWindowDataset', 'VolumeAugment', 'read_image_2d', 'Image2DDataset',
+__all__ = ['CHAT_ROLES', 'SYSTEM_PROMPT', 'SPECIAL_TOKENS', 'cohort_texts', 'train_tokenizer', 'normalize_conversation',
+           'ConversationTokenizer', 'masked_text', 'conversation_samples', 'ModalityDataset', 'VolumeDataset',
+           'FMRIWindowDataset', 'VolumeAugment', 'read_image_2d', 'fit_image', 'Image2DDataset', 'dataset_for',
            'InterleaveDataset', 'ModalityCollator', 'ModalityBatchSampler', 'seed_worker', 'show_batch']
 
 # %% ../nbs/04_data.ipynb #43af9491
-IMAGE_TOKEN = "<image>"
 CHAT_ROLES = ("USER:", "ASSISTANT:")
 SYSTEM_PROMPT = ("A chat between a curious user and an artificial intelligence assistant. "
                  "The assistant gives helpful, detailed, and polite answers to the user's questions.")
 SPECIAL_TOKENS = ["<pad>", "<s>", "</s>", "<unk>", IMAGE_TOKEN, *CHAT_ROLES]
 
 def cohort_texts() -> list[str]:
-    "The text a cohort's conversations are made of: system prompt, questions, and answers over a grid of ground truths."
-    texts = [SYSTEM_PROMPT, *QUESTIONS.values()]
-    for sex in ("F", "M"):
-        for age in range(0, 101):
-            for lesion, side in ((False, None), (True, "left"), (True, "right")):
-                meta = {"sex": sex, "age": float(age), "lesion": lesion, "lesion_side": side}
-                texts += [answer_for(k, meta) for k in QUESTIONS]
-    return texts
+    "The text a cohort's conversations are made of: system prompt, every question kind's question, and their answers over the grid of ground truths."
+    kinds = list(QUESTION_KINDS.values())
+    return [SYSTEM_PROMPT, *(k.question for k in kinds),
+            *(a for meta in truth_grid(kinds) for k in kinds if (a := k.answer(meta)) is not None)]
 
+# %% ../nbs/04_data.ipynb #ab49e945
 def train_tokenizer(texts: Iterable[str],            # training text
                     out_dir: str | os.PathLike,      # where `save_pretrained` writes it
                     vocab_size: int = 2000):
@@ -73,6 +70,7 @@ def normalize_conversation(conv: Sequence[dict], record: str | None = None) -> l
     if n_img == 0: pairs[0] = (f"{IMAGE_TOKEN}\n{pairs[0][0]}", pairs[0][1])
     return pairs
 
+# %% ../nbs/04_data.ipynb #3066b3d2
 class ConversationTokenizer:
     "Turns LLaVA-style conversations into `input_ids`, `attention_mask` and answer-only `labels`."
     def __init__(self, tokenizer,                      # any Hugging Face tokenizer with an `<image>` token
@@ -128,6 +126,7 @@ class ConversationTokenizer:
             raise DataError(f"does not fit max_seq_length={self.max_len} (prompt {len(prompt)}, answer {len(target)} tokens)", record=record)
         return {"input_ids": torch.tensor(prompt), "attention_mask": torch.ones(len(prompt), dtype=torch.long), "labels": torch.tensor(target)}
 
+# %% ../nbs/04_data.ipynb #b3ab35cb
 def masked_text(ids, labels, tok) -> str:
     "Decoded tokens with the labelled (trained) spans in [[...]] and the visual tokens collapsed."
     out, cur, lab = [], [], None
@@ -146,19 +145,24 @@ def conversation_samples(conv: list[dict], split_turns: bool = False) -> list[tu
     if not split_turns: return [(conv, "conversation")]
     return [([conv[j], conv[j + 1]], conv[j].get("kind", f"turn{j // 2}")) for j in range(0, len(conv) - 1, 2)]
 
+# %% ../nbs/04_data.ipynb #569af6fa
 class ModalityDataset(Dataset):
     "Base of the per-modality datasets: manifest records → modality-keyed samples."
     def __init__(self, manifest: Manifest, modality: str,
-                 text: ConversationTokenizer,           # conversation → tokens
-                 stats: dict | None = None,             # {cohort: {modality: stats}} from `compute_cohort_stats`
+                 text: ConversationTokenizer,             # conversation → tokens
+                 *, stats: dict | None = None,            # {cohort: {modality: stats}} from `compute_cohort_stats`
                  cache: VolumeCache | str | None = None,  # read from this cache when it holds the volume
-                 augment: Callable | None = None,       # train-time augmentation (see `VolumeAugment`); None in eval
-                 split_turns: bool = False,             # one sample per question instead of per conversation
-                 on_error: str = "raise",
-                 **prep_overrides):                     # e.g. grid=(64, 64, 64)
+                 augment: Callable | None = None,         # train-time augmentation (see `VolumeAugment`); None in eval
+                 split_turns: bool = False,               # one sample per question instead of per conversation
+                 on_error: str = "raise",                 # "skip": leave a bad record out and count it in `skipped`
+                 **prep_overrides):                       # `Preprocessing` fields, e.g. grid=(64, 64, 64)
+        _check_modality(type(self), modality)
+        unknown = set(prep_overrides) - self.override_keys()
+        if unknown: raise TypeError(f"{type(self).__name__}: unknown argument(s) {sorted(unknown)}; "
+                                    f"preprocessing overrides are {sorted(self.override_keys())}")
         self.manifest, self.modality, self.text, self.stats = manifest, modality, text, stats or {}
         self.cache = VolumeCache(cache) if isinstance(cache, (str, os.PathLike)) else cache
-        self.augment, self.prep_overrides, self.skipped = augment, prep_overrides, SkipLog(on_error)
+        self.augment, self.split_turns, self.prep_overrides, self.skipped = augment, split_turns, prep_overrides, SkipLog(on_error)
         self.spec, self.epoch, self.seed = get_modality(modality), 0, 0
         self.items = []                                 # (record index, tokens, task_id, frames)
         for i, rec in enumerate(manifest):
@@ -170,7 +174,9 @@ class ModalityDataset(Dataset):
             except DataError as e:
                 self.skipped.handle(DataError(e.reason, e.file or manifest.path, rec["subject_id"]))
 
-    def _conversations(self, rec): return conversation_samples(rec["conversations"], getattr(self, "_split", False))
+    @classmethod
+    def override_keys(cls) -> set[str]: return {f.name for f in dataclasses.fields(Preprocessing)} - {"stats"}
+    def _conversations(self, rec): return conversation_samples(rec["conversations"], self.split_turns)
     def _frames(self, rec): return [None]
 
     def prep(self, rec):
@@ -208,48 +214,76 @@ class ModalityDataset(Dataset):
         return {"pixel_values": {m: self.load(i)}, **{k: {m: v} for k, v in tokens.items()},
                 "subject_id": rec["subject_id"], "task_id": task, "metadata": rec["metadata"]}
 
-class VolumeDataset(ModalityDataset):
-    "T1 or dMRI: one sample per subject (or per question), pixels `(1, D, H, W)`."
-    def __init__(self, manifest, modality, text, *args, split_turns=False, **kw):
-        if get_modality(modality).temporal: raise ValueError(f"{modality} is a time series: use FMRIWindowDataset")
-        self._split = split_turns
-        super().__init__(manifest, modality, text, *args, **kw)
+def _check_modality(cls, modality, want: Callable | None = None, hint: str = ""):
+    "A modality name (the second argument of every dataset), optionally one the class can read."
+    if not isinstance(modality, str):
+        raise TypeError(f"{cls.__name__}(manifest, modality, text, *, stats=..., cache=..., ...): the second argument is the "
+                        f"modality name, got a {type(modality).__name__}")
+    if want is not None and not want(get_modality(modality)): raise ValueError(f"{cls.__name__} cannot read {modality}: {hint}")
 
+# %% ../nbs/04_data.ipynb #ec7f16c2
+class VolumeDataset(ModalityDataset):
+    "One 3D volume per subject (or per question): T1, dMRI; pixels `(1, D, H, W)`."
+    def __init__(self, manifest: Manifest, modality: str, text: ConversationTokenizer, **kw):
+        _check_modality(type(self), modality, lambda s: s.spatial_dims == 3 and not s.temporal,
+                        "it is not a 3D volume (a time series needs FMRIWindowDataset, a 2D image Image2DDataset; `dataset_for` picks)")
+        super().__init__(manifest, modality, text, **kw)
+
+# %% ../nbs/04_data.ipynb #c6d7fe1e
 class FMRIWindowDataset(ModalityDataset):
-    "rsfMRI: one sample per window per subject, pixels `(1, D, H, W, T)`."
-    def __init__(self, manifest, text, *args, sequence_length: int = 20, stride_within_seq: int = 1,
-                 stride_between_seq: float = 1.0, split_turns=False, modality: str = "rsfMRI", **kw):
-        self._split = split_turns
+    "A time series (rsfMRI): one sample per window per subject (or per question), pixels `(1, D, H, W, T)`."
+    def __init__(self, manifest: Manifest, modality: str, text: ConversationTokenizer, *,
+                 sequence_length: int = 20,           # frames per window
+                 stride_within_seq: int = 1,          # frames between the frames of a window (before TR resampling)
+                 stride_between_seq: float = 1.0,     # window start step, as a fraction of the window
+                 **kw):
+        _check_modality(type(self), modality, lambda s: s.temporal, "it has no time axis (use VolumeDataset, or `dataset_for`)")
         self.window = dict(sequence_length=sequence_length, stride_within_seq=stride_within_seq, stride_between_seq=stride_between_seq)
-        super().__init__(manifest, modality, text, *args, **kw)
+        super().__init__(manifest, modality, text, **kw)
 
     def _frames(self, rec):
         path = self.manifest.path_of(rec, self.modality)
-        n = FrameFolder(path, rec["subject_id"]).n_frames if path.is_dir() else _n_frames(path, rec["subject_id"])
+        if path.is_dir(): n = FrameFolder(path, rec["subject_id"]).n_frames
+        else:
+            shape = nifti_shape(path, rec["subject_id"])
+            if len(shape) != 4: raise DataError(f"{self.modality} needs a 4D image, this one is {len(shape)}D {shape}", path, rec["subject_id"])
+            n = shape[3]
         s = cohort_settings(rec["cohort"], self.modality)
         tr = rec["metadata"].get("tr") or s.get("tr")
         wins = fmri_windows(n, downsample=temporal_downsample_factor(tr, s.get("target_tr")), **self.window)
         if not wins: raise DataError(f"run of {n} frames is shorter than one window ({self.window})", path, rec["subject_id"])
         return wins
 
-def _n_frames(path: Path, record: str) -> int:
-    import nibabel as nib
-    try: shape = nib.load(path).shape
-    except Exception as e: raise DataError(f"not a readable NIfTI file ({type(e).__name__}: {e})", path, record) from e
-    if len(shape) != 4: raise DataError(f"rsfMRI needs a 4D image, this one is {len(shape)}D {shape}", path, record)
-    return shape[3]
-
 # %% ../nbs/04_data.ipynb #47066134
 class VolumeAugment:
     "Train-time augmentation for `(1, D, H, W)` volumes and `(1, D, H, W, T)` windows (MONAI transforms)."
-    def __init__(self, rotate_deg: float = 3.0, scale: float = 0.05, shift_vox: float = 2.0,
-                 intensity_scale: float = 0.1, intensity_shift: float = 0.1, flip_axes: Sequence[int] = (), prob: float = 1.0):
+    def __init__(self, rotate_deg: float = 3.0,        # random rotation about each axis, ± degrees
+                 scale: float = 0.05,                  # random zoom, ± fraction
+                 shift_vox: float = 2.0,               # random translation, ± voxels
+                 intensity_scale: float = 0.1,         # multiply intensities by 1 ± this
+                 intensity_shift: float = 0.1,         # add ± this to intensities
+                 flip_axes: Sequence[int] = (),        # spatial axes flipped with p=0.5 (off: a flip moves a lateralised lesion)
+                 prob: float = 1.0):                   # probability of the affine and intensity steps
         from monai.transforms import Compose, RandAffine, RandFlip, RandScaleIntensity, RandShiftIntensity
+        self.params = dict(rotate_deg=rotate_deg, scale=scale, shift_vox=shift_vox, intensity_scale=intensity_scale,
+                           intensity_shift=intensity_shift, flip_axes=tuple(flip_axes), prob=prob)
         ts = [RandAffine(prob=prob, rotate_range=[math.radians(rotate_deg)] * 3, scale_range=[scale] * 3,
                          translate_range=[shift_vox] * 3, padding_mode="zeros", mode="bilinear")]
         ts += [RandFlip(prob=0.5, spatial_axis=a) for a in flip_axes]
         ts += [RandScaleIntensity(factors=intensity_scale, prob=prob), RandShiftIntensity(offsets=intensity_shift, prob=prob)]
         self.transform = Compose(ts)
+
+    @classmethod
+    def from_config(cls, cfg: Mapping | bool | None) -> "VolumeAugment | None":
+        "From a config entry (`dataset.<modality>.augment`): null/false: none; true: the defaults; a mapping: these parameters."
+        if cfg is None or cfg is False: return None
+        if cfg is True: return cls()
+        if not isinstance(cfg, Mapping): raise ConfigError(f"augment must be true, false or a mapping of VolumeAugment parameters, got {cfg!r}")
+        known = set(inspect.signature(cls).parameters)
+        if set(cfg) - known: raise ConfigError(f"augment: unknown parameter(s) {sorted(set(cfg) - known)}; known: {sorted(known)}")
+        return cls(**{k: tuple(v) if k == "flip_axes" else v for k, v in cfg.items()})
+
+    def __repr__(self): return f"VolumeAugment({', '.join(f'{k}={v!r}' for k, v in self.params.items())})"
 
     def __call__(self, x: torch.Tensor, seed=0) -> torch.Tensor:
         self.transform.set_random_state(seed=int(np.random.SeedSequence(list(np.atleast_1d(seed))).generate_state(1)[0]))
@@ -264,7 +298,7 @@ def read_image_2d(path: str | os.PathLike, frame: int = 0, record: str | None = 
     path = Path(path)
     if not path.exists(): raise DataError("file not found", path, record)
     try:
-        if path.suffix.lower() in (".dcm", ".dicom", "") :
+        if path.suffix.lower() in (".dcm", ".dicom", ""):
             import pydicom
             ds = pydicom.dcmread(path)
             arr = ds.pixel_array.astype(np.float32)
@@ -279,27 +313,44 @@ def read_image_2d(path: str | os.PathLike, frame: int = 0, record: str | None = 
     check_values(arr, path, record)
     return arr
 
-class Image2DDataset(Dataset):
-    "2D images (modality `image2d`) with the same sample contract: pixels `(1, H, W)` in [0, 1]."
-    def __init__(self, manifest: Manifest, text: ConversationTokenizer, grid: Sequence[int] = (224, 224),
-                 split_turns: bool = False, on_error: str = "raise", modality: str = "image2d"):
-        self.manifest, self.text, self.grid, self.modality, self.skipped = manifest, text, tuple(grid), modality, SkipLog(on_error)
-        self.items = []
-        for i, rec in enumerate(manifest):
-            if modality not in rec["modality_paths"]: continue
-            try:
-                for c, task in conversation_samples(rec["conversations"], split_turns):
-                    self.items.append((i, text(c, modality, rec["subject_id"]), task))
-            except DataError as e: self.skipped.handle(e)
-    def __len__(self): return len(self.items)
-    def __getitem__(self, i):
-        r, tokens, task = self.items[i]; rec = self.manifest[r]
-        arr = read_image_2d(self.manifest.path_of(rec, self.modality), rec["metadata"].get("frame", 0), rec["subject_id"])
-        x = torch.from_numpy(arr)[None, None]
-        x = torch.nn.functional.interpolate(x, size=self.grid, mode="bilinear", align_corners=False)[0]
-        x = (x - x.min()) / (x.max() - x.min()).clamp_min(1e-6)
-        return {"pixel_values": {self.modality: x}, **{k: {self.modality: v} for k, v in tokens.items()},
-                "subject_id": rec["subject_id"], "task_id": task, "metadata": rec["metadata"]}
+# %% ../nbs/04_data.ipynb #af949fcc
+def fit_image(arr: np.ndarray, grid: Sequence[int]) -> torch.Tensor:
+    "`(1, *grid)`: a `(H, W)` image resized to fit the grid with its aspect ratio kept, min–max scaled to [0, 1], centred on zeros."
+    (h, w), (gh, gw) = arr.shape, grid
+    s = min(gh / h, gw / w); nh, nw = max(1, round(h * s)), max(1, round(w * s))
+    x = torch.nn.functional.interpolate(torch.from_numpy(np.ascontiguousarray(arr, np.float32))[None, None], size=(nh, nw),
+                                        mode="bilinear", align_corners=False, antialias=s < 1)[0]          # (1, nh, nw)
+    x = (x - x.min()) / (x.max() - x.min()).clamp_min(1e-6)
+    out = torch.zeros(1, gh, gw); top, left = (gh - nh) // 2, (gw - nw) // 2
+    out[:, top:top + nh, left:left + nw] = x
+    return out
+
+# %% ../nbs/04_data.ipynb #a4f5b602
+class Image2DDataset(ModalityDataset):
+    "2D images (`image2d`): pixels `(1, H, W)` in [0, 1], the aspect ratio kept (`fit_image`); grid from `grid=` or the modality's."
+    def __init__(self, manifest: Manifest, modality: str, text: ConversationTokenizer, **kw):
+        _check_modality(type(self), modality, lambda s: s.spatial_dims == 2, "it is not a 2D image modality")
+        super().__init__(manifest, modality, text, **kw)
+        self.grid = tuple(int(g) for g in (self.prep_overrides.get("grid") or self.spec.grid))
+        if len(self.grid) != 2: raise ValueError(f"{modality}: a 2D grid needs two sizes, got {self.grid}")
+
+    @classmethod
+    def override_keys(cls) -> set[str]: return {"grid"}
+
+    def load(self, i: int) -> torch.Tensor:
+        "The pixels of item `i`: the image (or the record's `frame` of a clip) fitted to the grid, augmented when training."
+        rec = self.manifest[self.items[i][0]]
+        x = fit_image(read_image_2d(self.manifest.path_of(rec, self.modality), rec["metadata"].get("frame", 0), rec["subject_id"]), self.grid)
+        if self.augment is not None: x = self.augment(x, seed=(self.seed, self.epoch, i))
+        return x
+
+# %% ../nbs/04_data.ipynb #deb70173
+def dataset_for(manifest: Manifest, modality: str, text: ConversationTokenizer, **kw) -> ModalityDataset:
+    "The dataset `modality` needs (from its spec): `Image2DDataset`, `FMRIWindowDataset` or `VolumeDataset`, with the same arguments."
+    spec = get_modality(modality)
+    cls = Image2DDataset if spec.spatial_dims == 2 else FMRIWindowDataset if spec.temporal else VolumeDataset
+    if isinstance(kw.get("augment"), (Mapping, bool)): kw["augment"] = VolumeAugment.from_config(kw["augment"])
+    return cls(manifest, modality, text, **kw)
 
 # %% ../nbs/04_data.ipynb #467a0259
 class InterleaveDataset(Dataset):
@@ -375,6 +426,7 @@ class ModalityCollator:
             if self.return_meta: batch[m] |= {"subject_id": [s["subject_id"] for s in ss], "task_id": [s["task_id"] for s in ss]}
         return batch
 
+# %% ../nbs/04_data.ipynb #0cf7caee
 class ModalityBatchSampler(Sampler):
     "Batches of one modality each, shuffled per epoch; with `world_size` > 1, each rank gets a disjoint share of batches."
     def __init__(self, modalities: Sequence[str],   # the modality of each dataset index

@@ -16,9 +16,10 @@ from torch import nn
 from .core import ConfigError, DataError, get_modality
 
 # %% auto #0
-__all__ = ['PATCH_POLICIES', 'DEFAULT_SEQUENCE_LENGTH', 'PATCH_IMPLS', 'STEM_STRIDE', 'EMBED_BENCH_CASES', 'PatchLayout',
-           'modality_layout', 'pad_to_layout', 'patchify', 'PatchEmbedding', 'time_patch_embedding',
-           'compare_patch_impls', 'normalize_modality_config', 'ModalityPatchEmbedding']
+__all__ = ['PATCH_POLICIES', 'DEFAULT_SEQUENCE_LENGTH', 'PATCH_IMPLS', 'STEM_STRIDE', 'EMBED_BENCH_CASES', 'TINY_MODALITIES',
+           'PatchLayout', 'modality_layout', 'pad_to_layout', 'patchify', 'PatchEmbedding', 'conv_patches',
+           'pooled_stem', 'time_patch_embedding', 'compare_patch_impls', 'normalize_modality_config', 'check_modality',
+           'visual_token_count', 'ModalityPatchEmbedding']
 
 # %% ../nbs/05_embed.ipynb #dfa17d21
 PATCH_POLICIES = ("error", "pad")
@@ -154,36 +155,9 @@ class PatchEmbedding(nn.Module):
         self.check_input(x)
         impl = impl or self.impl
         x = pad_to_layout(x.to(self.weight.dtype), self.layout)
-        if self.stem is not None: x = self._stem(x)
+        if self.stem is not None: x = pooled_stem(self.stem, x, self.layout.patch)
         if impl == "linear": return F.linear(patchify(x, self.proj_layout.patch), self.weight, self.bias)
-        return self._conv(x)
-
-    def _stem(self, x: torch.Tensor) -> torch.Tensor:
-        "Stem features pooled per patch (max and mean over space, frame by frame for fMRI): `(B, C, *size)` -> `(B, 2·stem, *patch grid[, T])`."
-        p = self.layout.patch
-        spatial = len(p) if len(p) < 4 else 3
-        k = [q // STEM_STRIDE for q in p[:spatial]]                           # a patch, in stem cells
-        max_pool, avg_pool = (F.max_pool2d, F.avg_pool2d) if spatial == 2 else (F.max_pool3d, F.avg_pool3d)
-        pool = lambda y: torch.cat([max_pool(y, k), avg_pool(y, k)], 1)
-        if len(x.shape) - 2 == spatial: return pool(self.stem(x))
-        B, C, D, H, W, T = x.shape
-        y = pool(self.stem(x.permute(0, 5, 1, 2, 3, 4).reshape(B * T, C, D, H, W)))   # (B*T, 2·stem, d, h, w)
-        return y.reshape(B, T, *y.shape[1:]).permute(0, 2, 3, 4, 5, 1)          # (B, 2·stem, d, h, w, T)
-
-    def _conv(self, x: torch.Tensor) -> torch.Tensor:
-        B, C = x.shape[:2]
-        p, dim = self.proj_layout.patch, self.dim
-        kernel = self.weight.view(dim, C, *p)                                 # (dim, C, *patch)
-        if len(p) == 2: y = F.conv2d(x, kernel, self.bias, stride=p)
-        elif len(p) == 3: y = F.conv3d(x, kernel, self.bias, stride=p)
-        else:                                                                 # space-time: fold the patch's frames into channels
-            D, H, W, T = x.shape[2:]
-            pt, nt = p[3], T // p[3]
-            x = x.reshape(B, C, D, H, W, nt, pt).permute(0, 5, 1, 6, 2, 3, 4).reshape(B * nt, C * pt, D, H, W)
-            kernel = kernel.permute(0, 1, 5, 2, 3, 4).reshape(dim, C * pt, *p[:3])   # (dim, C*pt, pd, ph, pw)
-            y = F.conv3d(x, kernel, self.bias, stride=p[:3])                  # (B*nt, dim, d, h, w)
-            y = y.reshape(B, nt, dim, *y.shape[2:]).permute(0, 2, 3, 4, 5, 1)   # (B, dim, d, h, w, nt)
-        return y.flatten(2).transpose(1, 2)                                   # (B, dim, *grid) -> (B, N, dim)
+        return conv_patches(x, self.weight, self.bias, self.proj_layout.patch)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         "`(B, C, *size)` -> `(B, num_positions, dim)`: [CLS] + patch tokens, plus position embeddings."
@@ -198,7 +172,36 @@ class PatchEmbedding(nn.Module):
         stem = f", stem={self.proj_layout.channels // 2}" if self.stem is not None else ""
         return f"size={l.size}, patch={l.patch}, channels={l.channels}, dim={self.dim}, tokens={self.num_positions}, impl={self.impl!r}{stem}"
 
+# %% ../nbs/05_embed.ipynb #f0e17968
+def conv_patches(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, patch: Sequence[int]) -> torch.Tensor:
+    "The patch tokens by a strided convolution with the projection's weights: `(B, C, *size)` -> `(B, N, dim)`, as `F.linear(patchify(x))`."
+    B, C = x.shape[:2]
+    p, dim = tuple(patch), weight.shape[0]
+    kernel = weight.view(dim, C, *p)                                      # (dim, C, *patch)
+    if len(p) == 2: y = F.conv2d(x, kernel, bias, stride=p)
+    elif len(p) == 3: y = F.conv3d(x, kernel, bias, stride=p)
+    else:                                                                 # space-time: fold the patch's frames into channels
+        D, H, W, T = x.shape[2:]
+        pt, nt = p[3], T // p[3]
+        x = x.reshape(B, C, D, H, W, nt, pt).permute(0, 5, 1, 6, 2, 3, 4).reshape(B * nt, C * pt, D, H, W)
+        kernel = kernel.permute(0, 1, 5, 2, 3, 4).reshape(dim, C * pt, *p[:3])   # (dim, C*pt, pd, ph, pw)
+        y = F.conv3d(x, kernel, bias, stride=p[:3])                       # (B*nt, dim, d, h, w)
+        y = y.reshape(B, nt, dim, *y.shape[2:]).permute(0, 2, 3, 4, 5, 1)   # (B, dim, d, h, w, nt)
+    return y.flatten(2).transpose(1, 2)                                   # (B, dim, *grid) -> (B, N, dim)
+
+# %% ../nbs/05_embed.ipynb #64cef1a7
 STEM_STRIDE = 4      # two stride-2 convolutions
+
+def pooled_stem(stem: nn.Sequential, x: torch.Tensor, patch: Sequence[int]) -> torch.Tensor:
+    "Stem features pooled per patch (max and mean over space, frame by frame for fMRI): `(B, C, *size)` -> `(B, 2·stem, *patch grid[, T])`."
+    spatial = len(patch) if len(patch) < 4 else 3
+    k = [q // STEM_STRIDE for q in patch[:spatial]]                       # a patch, in stem cells
+    max_pool, avg_pool = (F.max_pool2d, F.avg_pool2d) if spatial == 2 else (F.max_pool3d, F.avg_pool3d)
+    pool = lambda y: torch.cat([max_pool(y, k), avg_pool(y, k)], 1)
+    if len(x.shape) - 2 == spatial: return pool(stem(x))
+    B, C, D, H, W, T = x.shape
+    y = pool(stem(x.permute(0, 5, 1, 2, 3, 4).reshape(B * T, C, D, H, W)))   # (B*T, 2·stem, d, h, w)
+    return y.reshape(B, T, *y.shape[1:]).permute(0, 2, 3, 4, 5, 1)          # (B, 2·stem, d, h, w, T)
 
 def _stem_layout(layout: PatchLayout, stem: int) -> PatchLayout:
     "The layout the projection sees after the pooled stem: one cell per spatial patch (time as before), `2·stem` channels (max and mean)."
@@ -270,6 +273,22 @@ def normalize_modality_config(modalities: Mapping[str, Mapping] | Sequence[str])
             out[name]["stem"] = int(opts["stem"])
     return out
 
+# %% ../nbs/05_embed.ipynb #d43e6fcf
+def check_modality(modalities: Mapping | Sequence[str], modality: str) -> str:
+    "`modality`, if `modalities` (a modality config or names) has a patch embedding for it; else an error naming those it has."
+    if modality not in modalities:
+        raise ConfigError(f"this model has no patch embedding for modality {modality!r}; it has {list(modalities)}")
+    return modality
+
+def visual_token_count(modalities: Mapping[str, Mapping],   # a normalized modality config
+                       modality: str,
+                       policy: str = "error",                # the model's patch policy
+                       keep_cls: bool = False) -> int:       # count the CLS token (towers that hand it on)
+    "Tokens per sample of `modality` a patch embedding made from `modalities` hands on: the patches, plus CLS if kept."
+    o = modalities[check_modality(modalities, modality)]
+    return modality_layout(modality, o["img_size"], o["patch_size"], o.get("sequence_length"), o["channels"], policy).num_patches + int(keep_cls)
+
+# %% ../nbs/05_embed.ipynb #05b3de96
 class ModalityPatchEmbedding(nn.Module):
     "One `PatchEmbedding` per modality, chosen by name at `forward`."
     def __init__(self, modalities: Mapping[str, Mapping] | Sequence[str],  # {modality: {img_size, patch_size, sequence_length, channels}}
@@ -298,15 +317,18 @@ class ModalityPatchEmbedding(nn.Module):
 
     def layout(self, modality: str) -> PatchLayout: return self[modality].layout
 
-    def __getitem__(self, modality: str) -> PatchEmbedding:
-        if modality not in self.embeddings:
-            raise ConfigError(f"this model has no patch embedding for modality {modality!r}; it has {self.modalities}")
-        return self.embeddings[modality]
+    def __getitem__(self, modality: str) -> PatchEmbedding: return self.embeddings[check_modality(self.config, modality)]
 
     def visual_token_count(self, modality: str, keep_cls: bool = False) -> int:
         "Tokens per sample of `modality` the tower hands on: patches, plus CLS if the tower keeps it."
-        return self[modality].layout.num_patches + int(self.has_cls and keep_cls)
+        return visual_token_count(self.config, modality, self.policy, self.has_cls and keep_cls)
 
     def forward(self, pixel_values: torch.Tensor, modality: str) -> torch.Tensor:
         "`(B, C, *size)` of `modality` -> `(B, [CLS] + N, dim)`."
         return self[modality](pixel_values)
+
+# %% ../nbs/05_embed.ipynb #fd54ec5e
+TINY_MODALITIES = {"T1": {"img_size": [64, 64, 64], "patch_size": [16, 16, 16]},     # the tiny presets' (06_models) and the CPU demo's sizes
+                   "dMRI": {"img_size": [64, 64, 64], "patch_size": [16, 16, 16]},
+                   "rsfMRI": {"img_size": [48, 48, 48], "sequence_length": 20, "patch_size": [16, 16, 16, 4]},
+                   "image2d": {"img_size": [224, 224], "patch_size": [16, 16]}}

@@ -17,97 +17,125 @@ from .cohorts import QUESTIONS, answer_for
 from .trainer import generate_answer
 
 # %% auto #0
-__all__ = ['CANDIDATES', 'parse_answer', 'answer_logprob', 'predict', 'metrics', 'write_metrics', 'plot_evaluation',
-           'evaluate_run', 'add_evaluate_command']
+__all__ = ['METRICS', 'PANELS', 'parse_answer', 'answer_logprob', 'truth_keys', 'predict', 'register_metric', 'scored_rows',
+           'accuracy_metric', 'detection_metric', 'mae_metric', 'text_metric', 'metric_of', 'metrics', 'write_metrics',
+           'confusion_panel', 'scatter_panel', 'plot_evaluation', 'load_run', 'evaluate_run', 'ask',
+           'add_evaluate_command']
 
 # %% ../nbs/09_evaluate.ipynb #20b8c7a8
+from .cohorts import QUESTION_KINDS, QuestionKind, question_kind
+
 def parse_answer(kind: str, text: str):
-    "The structured value of an answer: sex 'F'/'M', age in years, lesion (present, side), or the report text; None if unparseable."
-    t = text.strip().lower()
-    if kind == "sex":
-        m = re.search(r"\b(female|male)\b", t)
-        return None if m is None else {"female": "F", "male": "M"}[m.group(1)]
-    if kind == "age":
-        m = re.search(r"\d+(\.\d+)?", t)
-        return None if m is None else float(m.group(0))
-    if kind == "lesion":
-        if re.match(r"\s*(no\b|none)", t): return (False, None)
-        if re.match(r"\s*yes\b", t) or "lesion in the" in t:
-            side = re.search(r"\b(left|right)\b", t)
-            return (True, side.group(1) if side else None)
-        return None
-    if kind == "report": return text.strip()
-    raise ValueError(f"unknown question kind {kind!r}")
+    "The value of an answer, by its question kind's parser (sex 'F'/'M', age in years, lesion (present, side), report text); None if unparseable."
+    return question_kind(kind).parse(text)
 
 # %% ../nbs/09_evaluate.ipynb #1e797e6e
 @torch.no_grad()
 def answer_logprob(model, text, pixel_values: torch.Tensor, modality: str, question: str, answer: str) -> float:
-    "log p(answer | image, question) under `model`, with `text` a `ConversationTokenizer`."
-    enc = text([{"from": "human", "value": question}, {"from": "gpt", "value": answer}], modality)
-    out = model(pixel_values=pixel_values, input_ids=enc["input_ids"][None], attention_mask=enc["attention_mask"][None],
-                labels=enc["labels"][None], modality=modality)
-    enc_dec = bool(model.config.get_text_config().is_encoder_decoder)
-    n = int((enc["labels"] != -100).sum()) if enc_dec else int((enc["labels"][1:] != -100).sum())
-    return float(-out.loss * n)
+    "log p(answer | image, question) under `model`, with `text` a `ConversationTokenizer`: the model's family scores it."
+    from brainvlm.models import family_of
+    return family_of(model).answer_logprob(model, text, pixel_values, modality, question, answer)
 
-CANDIDATES = {"sex": ("female", "male"), "lesion": ("Yes, in the left hemisphere.", "No lesion.")}
+# %% ../nbs/09_evaluate.ipynb #3dc85771
+def truth_keys() -> list[str]:
+    "The metadata keys the question kinds answer from (those of their `examples`), kept by `predict` as `true_<key>` columns."
+    return list(dict.fromkeys(key for k in QUESTION_KINDS.values() for ex in k.examples for key in ex))
 
-def predict(model, text, tokenizer, dataset, kinds: Sequence[str] = tuple(QUESTIONS), progress: bool = True) -> pd.DataFrame:
-    "Answers (and two-way scores) for every subject of a modality dataset: one row per subject and question kind."
+def predict(model, text, tokenizer, dataset, kinds: Sequence[str] | None = None, progress: bool = True) -> pd.DataFrame:
+    "Answers (and two-way scores) for every subject of a per-question dataset: one row per subject and question kind (default: all kinds)."
     from tqdm import tqdm
-    model.eval(); rows = []
-    seen = set()
-    for i in tqdm(range(len(dataset)), desc=f"answering ({dataset.modality})", disable=not progress):
+    kinds, keys, m = list(QUESTION_KINDS) if kinds is None else list(kinds), truth_keys(), dataset.modality
+    model.eval(); rows, seen = [], set()
+    for i in tqdm(range(len(dataset)), desc=f"answering ({m})", disable=not progress):
         s = dataset[i]
-        key = (s["subject_id"], s["task_id"])
-        if s["task_id"] not in kinds or key in seen: continue
-        seen.add(key)
-        x = s["pixel_values"][dataset.modality][None]
-        q = "<image>\n" + QUESTIONS[s["task_id"]]
-        row = {"subject_id": s["subject_id"], "modality": dataset.modality, "kind": s["task_id"],
-               "answer": generate_answer(model, text, tokenizer, x, dataset.modality, q),
-               "truth": answer_for(s["task_id"], s["metadata"]), **{f"true_{k}": s["metadata"].get(k) for k in ("sex", "age", "lesion", "lesion_side")}}
-        if s["task_id"] in CANDIDATES:
-            a, b = CANDIDATES[s["task_id"]]
-            row["score"] = (answer_logprob(model, text, x, dataset.modality, q, a) - answer_logprob(model, text, x, dataset.modality, q, b))
+        if s["task_id"] not in kinds or (s["subject_id"], s["task_id"]) in seen: continue
+        seen.add((s["subject_id"], s["task_id"])); kind = question_kind(s["task_id"])
+        x = s["pixel_values"][m][None]
+        q, reference = dataset.question_answer(i)
+        row = {"subject_id": s["subject_id"], "modality": m, "kind": kind.name, "answer": generate_answer(model, text, tokenizer, x, m, q),
+               "truth": reference, **{f"true_{k}": s["metadata"].get(k) for k in keys}}
+        if kind.candidates:
+            a, b = kind.candidates
+            row["score"] = answer_logprob(model, text, x, m, q, a) - answer_logprob(model, text, x, m, q, b)
         rows.append(row)
     return pd.DataFrame(rows)
 
 # %% ../nbs/09_evaluate.ipynb #3aa629bd
-def metrics(pred: pd.DataFrame, train_mean_age: float) -> dict:
-    "{modality: {metric: value}} from the rows of `predict`."
+from typing import Callable
+
+METRICS: dict[str, Callable] = {}     # metric name -> fn(kind, rows, **context) -> {name: value}
+
+def register_metric(name: str):
+    "Decorator: register `fn(kind, rows, **context) -> {name: value}` as the metric `name`."
+    def deco(fn): METRICS[name] = fn; return fn
+    return deco
+
+def scored_rows(kind: QuestionKind, rows: pd.DataFrame) -> pd.DataFrame:
+    "Prediction rows of one kind with `parsed` (the answer's value) and `true_value` (the kind's truth from the `true_<key>` columns)."
+    metas = rows[[c for c in rows.columns if c.startswith("true_")]].rename(columns=lambda c: c[len("true_"):]).to_dict("records")
+    return rows.assign(parsed=pd.Series([kind.parse(a) for a in rows.answer], index=rows.index, dtype=object),
+                       true_value=pd.Series([kind.truth(meta) for meta in metas], index=rows.index, dtype=object))
+
+# %% ../nbs/09_evaluate.ipynb #fa60396c
+def _auc(y, score) -> float:
     from sklearn.metrics import roc_auc_score
+    return float(roc_auc_score(y, score))
+
+@register_metric("accuracy")
+def accuracy_metric(kind: QuestionKind, rows: pd.DataFrame, **_) -> dict:
+    "`<kind>_accuracy`; with candidates and both values present, `<kind>_auc` of the score for the first candidate's value."
+    r = {f"{kind.name}_accuracy": float((rows.parsed == rows.true_value).mean())}
+    if kind.candidates and "score" in rows and rows.true_value.nunique() == 2:
+        r[f"{kind.name}_auc"] = _auc(rows.true_value == kind.parse(kind.candidates[0]), rows.score)
+    return r
+
+@register_metric("detection")
+def detection_metric(kind: QuestionKind, rows: pd.DataFrame, **_) -> dict:
+    "For (present, side) values: `<kind>_accuracy` of presence, `<kind>_side_accuracy` among true findings, `<kind>_auc` of the score for presence."
+    n, present, pos = kind.name, rows.parsed.map(lambda v: None if v is None else v[0]), rows.true_value.map(lambda t: t[0])
+    r = {f"{n}_accuracy": float((present == pos).mean())}
+    if pos.any(): r[f"{n}_side_accuracy"] = float((rows.parsed[pos].map(lambda v: v[1] if v else None) == rows.true_value[pos].map(lambda t: t[1])).mean())
+    if kind.candidates and "score" in rows and pos.nunique() == 2: r[f"{n}_auc"] = _auc(pos, rows.score)
+    return r
+
+# %% ../nbs/09_evaluate.ipynb #7802cd53
+@register_metric("mae")
+def mae_metric(kind: QuestionKind, rows: pd.DataFrame, train_means: dict | None = None, **_) -> dict:
+    "`<kind>_mae` (an unparsed answer counts as `metric_options['unparsed_error']` off), `<kind>_mae_baseline` (always the training mean), `<kind>_unparsed`."
+    n, p, t = kind.name, rows.parsed.astype(float), rows.true_value.astype(float)
+    err = (p - t).abs()
+    if "unparsed_error" in kind.metric_options: err = err.fillna(kind.metric_options["unparsed_error"])
+    r = {f"{n}_mae": float(err.mean())}
+    if n in (train_means or {}): r[f"{n}_mae_baseline"] = float((t - train_means[n]).abs().mean())
+    r[f"{n}_unparsed"] = int(p.isna().sum())
+    return r
+
+@register_metric("text")
+def text_metric(kind: QuestionKind, rows: pd.DataFrame, **_) -> dict:
+    "Corpus BLEU (sacrebleu) and mean ROUGE-L F1 (rouge-score) of the answers against the reference answers."
+    import sacrebleu
+    from rouge_score import rouge_scorer
+    sc = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=True)
+    return {f"{kind.name}_bleu": float(sacrebleu.corpus_bleu(list(rows.answer), [list(rows.truth)]).score),
+            f"{kind.name}_rougeL": float(np.mean([sc.score(t, a)["rougeL"].fmeasure for a, t in zip(rows.answer, rows.truth)]))}
+
+# %% ../nbs/09_evaluate.ipynb #17c9e648
+def metric_of(kind: QuestionKind) -> Callable:
+    "The metric function of a question kind (its own function, or the one registered under its name)."
+    if callable(kind.metric): return kind.metric
+    if kind.metric not in METRICS: raise ValueError(f"question kind {kind.name!r}: unknown metric {kind.metric!r}; known: {', '.join(METRICS)}")
+    return METRICS[kind.metric]
+
+def metrics(pred: pd.DataFrame, train_mean_age: float,
+            train_means: dict[str, float] | None = None) -> dict:   # kind -> training mean, the baseline of 'mae' kinds (age: `train_mean_age`)
+    "{modality: {metric: value}} from the rows of `predict`, each question kind scored by its metric."
+    means = {"age": train_mean_age, **(train_means or {})}
     out = {}
     for m, df in pred.groupby("modality"):
-        r = {}
-        sx = df[df.kind == "sex"]
-        if len(sx):
-            p = sx.answer.map(lambda a: parse_answer("sex", a))
-            r["sex_accuracy"] = float((p == sx.true_sex).mean())
-            if "score" in sx and sx.true_sex.nunique() == 2: r["sex_auc"] = float(roc_auc_score(sx.true_sex == "F", sx.score))
-        ls = df[df.kind == "lesion"]
-        if len(ls):
-            p = ls.answer.map(lambda a: parse_answer("lesion", a))
-            present = p.map(lambda v: None if v is None else v[0])
-            r["lesion_accuracy"] = float((present == ls.true_lesion.astype(bool)).mean())
-            pos = ls.true_lesion.astype(bool)
-            if pos.any(): r["lesion_side_accuracy"] = float((p[pos].map(lambda v: v[1] if v else None) == ls.true_lesion_side[pos]).mean())
-            if "score" in ls and ls.true_lesion.nunique() == 2: r["lesion_auc"] = float(roc_auc_score(pos, ls.score))
-        ag = df[df.kind == "age"]
-        if len(ag):
-            p = ag.answer.map(lambda a: parse_answer("age", a)).astype(float)
-            err = (p - ag.true_age.astype(float)).abs()
-            r["age_mae"] = float(err.fillna(100.0).mean())          # an unparseable age counts as 100 years off
-            r["age_mae_baseline"] = float((ag.true_age.astype(float) - train_mean_age).abs().mean())
-            r["age_unparsed"] = int(p.isna().sum())
-        rp = df[df.kind == "report"]
-        if len(rp):
-            import sacrebleu
-            from rouge_score import rouge_scorer
-            r["report_bleu"] = float(sacrebleu.corpus_bleu(list(rp.answer), [list(rp.truth)]).score)
-            sc = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=True)
-            r["report_rougeL"] = float(np.mean([sc.score(t, a)["rougeL"].fmeasure for a, t in zip(rp.answer, rp.truth)]))
-        out[m] = r
+        out[m] = {}
+        for kind in QUESTION_KINDS.values():
+            rows = df[df.kind == kind.name]
+            if len(rows): out[m] |= metric_of(kind)(kind, scored_rows(kind, rows), train_means=means)
     return out
 
 def write_metrics(metrics_: dict, pred: pd.DataFrame, out_dir: str | Path) -> Path:
@@ -117,60 +145,101 @@ def write_metrics(metrics_: dict, pred: pd.DataFrame, out_dir: str | Path) -> Pa
     write_json(metrics_, out_dir / "metrics.json")
     return out_dir / "metrics.json"
 
+# %% ../nbs/09_evaluate.ipynb #fed3a113
+def confusion_panel(ax, truth: pd.Series, parsed: pd.Series):
+    "Counts of (true, predicted) values; unparsed answers are left out."
+    labels = sorted(set(truth) | set(parsed.dropna()), key=str)
+    cm = np.zeros((len(labels), len(labels)), int)
+    for t, a in zip(truth, parsed):
+        if a in labels: cm[labels.index(t), labels.index(a)] += 1
+    ax.imshow(cm, cmap="Blues"); ax.set_xticks(range(len(labels)), [str(l) for l in labels]); ax.set_yticks(range(len(labels)), [str(l) for l in labels])
+    for (i, j), v in np.ndenumerate(cm): ax.text(j, i, v, ha="center", va="center")
+    ax.set_xlabel("predicted"); ax.set_ylabel("true")
+
+def scatter_panel(ax, truth: pd.Series, parsed: pd.Series):
+    "Predicted against true values, with the identity line."
+    t = truth.astype(float); lo, hi = float(t.min()), float(t.max())
+    ax.scatter(t, parsed.astype(float), s=12); ax.plot([lo, hi], [lo, hi], "k--", lw=0.8); ax.set_xlabel("true"); ax.set_ylabel("predicted")
+
+PANELS: dict[str, Callable] = {      # metric name -> fn(ax, scored rows): the kind's picture in `plot_evaluation`
+    "accuracy": lambda ax, r: confusion_panel(ax, r.true_value, r.parsed),
+    "detection": lambda ax, r: confusion_panel(ax, r.true_value.map(lambda t: t[0]), r.parsed.map(lambda v: None if v is None else v[0])),
+    "mae": lambda ax, r: scatter_panel(ax, r.true_value, r.parsed)}
+
 def plot_evaluation(pred: pd.DataFrame):
-    "Confusion matrices (sex, lesion) and predicted-vs-true age, per modality."
+    "Per modality, one picture per question kind: a confusion matrix for categorical kinds, predicted-vs-true for numeric ones."
     import matplotlib.pyplot as plt
+    kinds = [k for k in QUESTION_KINDS.values() if k.name in set(pred.kind) and not callable(k.metric) and k.metric in PANELS]
     mods = sorted(pred.modality.unique())
-    fig, axs = plt.subplots(len(mods), 3, figsize=(10, 3.2 * len(mods)), squeeze=False)
+    fig, axs = plt.subplots(len(mods), max(len(kinds), 1), figsize=(3.4 * max(len(kinds), 1), 3.2 * len(mods)), squeeze=False)
     for row, m in zip(axs, mods):
-        df = pred[pred.modality == m]
-        for ax, kind, labels, truth, parse in [
-            (row[0], "sex", ["F", "M"], lambda d: d.true_sex, lambda a: parse_answer("sex", a)),
-            (row[1], "lesion", [False, True], lambda d: d.true_lesion.astype(bool), lambda a: (parse_answer("lesion", a) or (None,))[0])]:
-            d = df[df.kind == kind]
-            cm = np.zeros((2, 2), int)
-            for t, a in zip(truth(d), d.answer.map(parse)):
-                if a in labels: cm[labels.index(t), labels.index(a)] += 1
-            ax.imshow(cm, cmap="Blues"); ax.set_xticks([0, 1], [str(l) for l in labels]); ax.set_yticks([0, 1], [str(l) for l in labels])
-            for (i, j), v in np.ndenumerate(cm): ax.text(j, i, v, ha="center", va="center")
-            ax.set_xlabel("predicted"); ax.set_ylabel("true"); ax.set_title(f"{m}: {kind}", fontsize=9)
-        d = df[df.kind == "age"]
-        row[2].scatter(d.true_age, d.answer.map(lambda a: parse_answer("age", a)), s=12)
-        row[2].plot([20, 80], [20, 80], "k--", lw=0.8); row[2].set_xlabel("true age"); row[2].set_ylabel("predicted"); row[2].set_title(f"{m}: age", fontsize=9)
+        for ax, kind in zip(row, kinds):
+            rows = pred[(pred.modality == m) & (pred.kind == kind.name)]
+            if len(rows): PANELS[kind.metric](ax, scored_rows(kind, rows))
+            ax.set_title(f"{m}: {kind.name}", fontsize=9)
     plt.tight_layout(); return fig
 
 # %% ../nbs/09_evaluate.ipynb #c8d6ccbb
-def evaluate_run(run_dir: str | Path, split: str = "test", progress: bool = True) -> dict:
-    "Metrics of a trained run on a held-out split, written under `run_dir/eval-<split>/`."
-    from transformers import AutoModelForImageTextToText
-    from brainvlm.core import load_config
-    from brainvlm.cohorts import register_cohorts
-    from brainvlm.launch import DEFAULT_CONFIG, build_datasets, config_stats, _manifests
-    from brainvlm.models import VolumeProcessor
-    from omegaconf import OmegaConf
-    run_dir = Path(run_dir)
-    cfg = OmegaConf.merge(OmegaConf.create(DEFAULT_CONFIG), load_config(run_dir / "config.yaml"))
-    for c in cfg.cohorts: register_cohorts(c)
+def load_run(run_dir: str | Path):
+    "The final model (in eval mode) and processor of a trained run folder, with `from_pretrained`."
+    from transformers import AutoModelForImageTextToText, AutoProcessor
+    final = Path(run_dir) / "final"
+    if not (final / "config.json").exists(): raise ConfigError(f"{run_dir} holds no trained model (no final/config.json): not a finished run")
     try:
-        model = AutoModelForImageTextToText.from_pretrained(run_dir / "final").eval()
+        model = AutoModelForImageTextToText.from_pretrained(final).eval()
     except RuntimeError as e:
         if "ignore_mismatched_sizes" not in str(e): raise
-        raise ConfigError(f"{run_dir / 'final'}: its weights do not fit the model its config.json describes (the shapes are listed "
+        raise ConfigError(f"{final}: its weights do not fit the model its config.json describes (the shapes are listed "
                           "above): a run saved by another brainvlm version, or a config edited after training") from None
-    proc = VolumeProcessor.from_pretrained(run_dir / "final")
+    return model, AutoProcessor.from_pretrained(final)
+
+def evaluate_run(run_dir: str | Path, split: str = "test", progress: bool = True) -> dict:
+    "Metrics of a trained run on a held-out split, written under `run_dir/eval-<split>/`."
+    from brainvlm.run import load_run_config, build_datasets, config_stats, manifests
+    run_dir = Path(run_dir)
+    cfg = load_run_config(run_dir)
+    model, proc = load_run(run_dir)
     text = proc.conversation_tokenizer(max_seq_length=cfg.max_seq_length)
     data = build_datasets(cfg, text, split, config_stats(cfg))
     pred = pd.concat([predict(model, text, proc.tokenizer, ds, progress=progress) for ds in data.datasets.values()], ignore_index=True)
-    ages = [r["metadata"]["age"] for m in cfg.dataset for man in _manifests(cfg, m, "train") for r in man if "age" in r["metadata"]]
+    ages = [r["metadata"]["age"] for m in cfg.dataset for man in manifests(cfg, m, "train") for r in man if "age" in r["metadata"]]
     result = metrics(pred, train_mean_age=float(np.mean(ages)) if ages else float("nan"))
     out = run_dir / f"eval-{split}"
     write_metrics(result, pred, out)
     plot_evaluation(pred).savefig(out / "evaluation.png", dpi=110)
     return result
 
+# %% ../nbs/09_evaluate.ipynb #1bb673ec
+def ask(run_dir: str | Path,                 # a trained run folder (its final/ model and processor)
+        scan: str | Path,                    # a NIfTI file, a DICOM series folder or a frame folder
+        question: str | Sequence[str],       # one question, or several about the same scan
+        modality: str | None = None,         # default: the run's only modality
+        cohort: str | None = None,           # whose preprocessing to apply; default: the run's only cohort
+        tr: float | None = None,             # fMRI repetition time (default: the file's header)
+        max_new_tokens: int = 32):
+    "The run's greedy answer(s) to `question` about `scan`, from the run folder alone."
+    model, proc = load_run(run_dir)
+    if modality is None:
+        if len(proc.preprocessing) != 1: raise ConfigError(f"pass modality= (this run knows {sorted(proc.preprocessing)})")
+        modality = next(iter(proc.preprocessing))
+    x = proc.preprocess(scan, modality, cohort=cohort, tr=tr)
+    text = proc.conversation_tokenizer()
+    answers = [generate_answer(model, text, proc.tokenizer, x, modality, q, max_new_tokens)
+               for q in ([question] if isinstance(question, str) else question)]
+    return answers[0] if isinstance(question, str) else answers
+
+# %% ../nbs/09_evaluate.ipynb #fe6f69e9
 def add_evaluate_command(sub):
-    "Add `brainvlm evaluate RUN_DIR [--split test]` to the command line's subparsers."
+    "Add `brainvlm evaluate` and `brainvlm ask` to the command line's subparsers."
     s = sub.add_parser("evaluate", help="answer held-out questions with a trained run and write metrics.json")
     s.add_argument("run_dir"); s.add_argument("--split", default="test", choices=["val", "test"])
     def cmd(a): print(pd.DataFrame(evaluate_run(a.run_dir, a.split)).T.round(3).to_string())
     s.set_defaults(func=cmd)
+    s = sub.add_parser("ask", help="answer questions about one new scan with a trained run (from its folder alone)")
+    s.add_argument("run_dir"); s.add_argument("question", nargs="+", help="one or more questions")
+    s.add_argument("--scan", required=True, help="a NIfTI file, a DICOM series folder or a frame folder")
+    s.add_argument("--modality", help="default: the run's only modality"); s.add_argument("--cohort", help="default: the run's only cohort")
+    s.add_argument("--tr", type=float, help="fMRI repetition time in seconds (default: the file's header)")
+    def cmd_ask(a):
+        for q, answer in zip(a.question, ask(a.run_dir, a.scan, a.question, a.modality, a.cohort, a.tr)): print(f"{q}\n  {answer}")
+    s.set_defaults(func=cmd_ask)

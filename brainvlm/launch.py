@@ -4,27 +4,20 @@
 
 # %% ../nbs/08_launch.ipynb #470ee483
 from __future__ import annotations
-import argparse, json, os, sys, time
+import argparse, json, sys, time
 from dataclasses import asdict
 from pathlib import Path
 from typing import Sequence
 
 import pandas as pd
 
-from omegaconf import OmegaConf, ListConfig
-from transformers.trainer_utils import get_last_checkpoint
-
-from .core import BrainVLMError, ConfigError, get_modality, load_config, save_config, seed_everything, write_json
+from .core import BrainVLMError, write_json
 from .io import VolumeCache
-from .cohorts import (Manifest, ingest_bids, load_manifest, compute_cohort_stats, load_stats, cache_manifest,
-                              register_cohorts, SPLITS)
-from .data import InterleaveDataset, ModalityCollator
+from .cohorts import ingest_bids, load_manifest, compute_cohort_stats, load_stats, cache_manifest, register_cohorts, SPLITS
 from .synth import SynthConfig, make_cohort, ground_truth_table, show_subjects
 
 # %% auto #0
-__all__ = ['DEFAULT_CONFIG', 'cmd_synth', 'cmd_ingest', 'cmd_stats', 'cmd_cache', 'prepare_demo', 'cmd_prepare', 'config_stats',
-           'build_datasets', 'model_modalities', 'run_dir_for', 'train', 'check_replicas', 'cmd_train', 'parser',
-           'main']
+__all__ = ['cmd_synth', 'cmd_ingest', 'cmd_stats', 'cmd_cache', 'prepare_demo', 'cmd_prepare', 'cmd_train', 'parser', 'main']
 
 # %% ../nbs/08_launch.ipynb #db9ae58d
 def _synth_config(a) -> SynthConfig:
@@ -42,6 +35,8 @@ def cmd_ingest(a):
     print(f"{res['records']} records; {res['skipped'].summary()}")
     print("manifests (data_root = {}):".format(res["data_root"]), *[str(p) for p in res["manifests"].values()], sep="\n  ")
 
+
+# %% ../nbs/08_launch.ipynb #0a8bf619
 def _register(a):
     for c in a.cohorts or []: register_cohorts(c)
 
@@ -112,147 +107,8 @@ def cmd_prepare(a):
     prepare_demo(a.out, _synth_config(a), workers=a.workers)
 
 # %% ../nbs/08_launch.ipynb #ade36679
-DEFAULT_CONFIG = """
-run_name: demo
-output_root: outputs
-seed: 0
-resume: false
-only_modality: null        # train on one modality of the config (papermill: -p modality rsfMRI)
-only_cohort: null          # ... or one cohort
-cohorts: []                # extra cohort preset YAML files
-stats: null                # intensity statistics JSON (default: computed on the training manifests)
-cache: null                # volume cache folder
-max_seq_length: 512
-split_turns: false         # train on one question per sample (evaluation always asks one at a time)
-dataset: {}
-model:
-  hf_name: tiny-llava
-  train: [patch_embed]
-trainer:
-  max_steps: 100
-  learning_rate: 5.0e-5
-  per_device_batch_size: 2
-  logging_steps: 10
-  save_steps: 100
-  homogeneous_batches: true
-  dataloader_num_workers: 0
-  report_to: [tensorboard]
-  disable_tqdm: false
-  deepspeed: null
-  answer_samples_every: 50   # log greedy answers to a few held-out questions every N steps (0: never)
-  answer_samples: 4          # ... this many per modality, one per question kind
-"""
-
-def _as_list(x): return [] if x is None else list(x) if isinstance(x, (list, tuple, ListConfig)) else [x]
-
-def _manifests(cfg, m: str, split: str) -> list[Manifest]:
-    "The manifests of modality `m` for `split` (a `{split}` in a manifest path is filled in)."
-    d, out = cfg.dataset[m], []
-    roots = _as_list(d.get("data_root"))
-    for k, path in enumerate(_as_list(d.manifest)):
-        man = load_manifest(str(path).format(split=split), roots[k] if k < len(roots) else None)
-        if cfg.only_cohort: man = Manifest([r for r in man if r["cohort"] == cfg.only_cohort], man.data_root, man.path)
-        out.append(man)
-    return out
-
-def _grid(d) -> dict: return {"grid": tuple(d.img_size)} if d.get("img_size") else {}
-
-def config_stats(cfg) -> dict:
-    "Intensity statistics: the `stats` file, or computed on the training manifests of every modality."
-    if cfg.stats: return load_stats(cfg.stats)
-    stats: dict = {}
-    for m, d in cfg.dataset.items():
-        for man in _manifests(cfg, m, "train"):
-            for cohort, per in compute_cohort_stats(man, modalities=[m], progress=False, **_grid(d)).items():
-                stats.setdefault(cohort, {}).update(per)
-    return stats
-
-def build_datasets(cfg, text, split: str = "train", stats: dict | None = None) -> InterleaveDataset:
-    "An `InterleaveDataset` over every (cohorts, modality) manifest of `cfg.dataset` for one split."
-    from brainvlm.data import VolumeDataset, FMRIWindowDataset
-    stats = stats if stats is not None else config_stats(cfg)
-    parts = {}
-    for m, d in cfg.dataset.items():
-        if cfg.only_modality and m != cfg.only_modality: continue
-        for k, man in enumerate(_manifests(cfg, m, split)):
-            common = dict(stats=stats, cache=cfg.cache, split_turns=split != "train" or bool(cfg.split_turns), **_grid(d))
-            if get_modality(m).temporal:
-                ds = FMRIWindowDataset(man, text, sequence_length=d.get("sequence_length", 20), stride_within_seq=d.get("stride_within_seq", 1),
-                                       stride_between_seq=d.get("stride_between_seq", 1.0), **common)
-            else: ds = VolumeDataset(man, m, text, **common)
-            name = f"{'+'.join(sorted({r['cohort'] for r in man}))}/{m}"
-            parts[name if name not in parts else f"{name}#{k}"] = ds
-    if not parts: raise ConfigError(f"no dataset for split {split!r} (only_modality={cfg.only_modality}, only_cohort={cfg.only_cohort})")
-    return InterleaveDataset(parts, seed=cfg.seed)
-
-def model_modalities(cfg) -> dict:
-    "The patch-embedding settings per modality: grid and window from `dataset`, patch (and convolutional stem) from `model`."
-    out = {}
-    for m, d in cfg.dataset.items():
-        if cfg.only_modality and m != cfg.only_modality: continue
-        spec = get_modality(m)
-        o = {"img_size": list(d.get("img_size") or spec.grid), "patch_size": list(cfg.model.get(m, {}).get("patch_size") or spec.patch)}
-        if spec.temporal: o["sequence_length"] = d.get("sequence_length", 20)
-        if cfg.model.get(m, {}).get("stem"): o["stem"] = int(cfg.model[m].stem)
-        out[m] = o
-    return out
-
-def run_dir_for(cfg) -> Path:
-    "`outputs/<run>/`, refusing one that holds another run (unless resuming)."
-    run = Path(cfg.output_root) / cfg.run_name
-    if (run / "config.yaml").exists() and not cfg.resume:
-        raise ConfigError(f"{run} already holds a run; choose another run_name or set resume=true")
-    return run
-
-def train(config: str | Path | None = None, overrides: Sequence[str] = ()) -> Path:
-    "Train from a YAML config (plus dotlist overrides); returns the run directory."
-    import torch
-    from transformers import TrainingArguments
-    from brainvlm.models import load_base
-    from brainvlm.trainer import ModalityTrainer, AnswerSamples
-    cfg = OmegaConf.merge(OmegaConf.create(DEFAULT_CONFIG), load_config(config, overrides))
-    for c in cfg.cohorts: register_cohorts(c)
-    seed_everything(cfg.seed)
-    run = run_dir_for(cfg)
-    model, proc = load_base(cfg.model.hf_name, modalities=model_modalities(cfg), train=list(cfg.model.train), seed=cfg.seed)
-    text = proc.conversation_tokenizer(max_seq_length=cfg.max_seq_length)
-    stats = config_stats(cfg)
-    train_ds = build_datasets(cfg, text, "train", stats)
-    t, distributed = cfg.trainer, int(os.environ.get("WORLD_SIZE", "1")) > 1      # torchrun sets WORLD_SIZE
-    args = TrainingArguments(output_dir=str(run), max_steps=t.max_steps, learning_rate=t.learning_rate,
-                             per_device_train_batch_size=t.per_device_batch_size, logging_steps=t.logging_steps,
-                             save_steps=t.save_steps, save_strategy="steps", report_to=list(t.report_to), seed=cfg.seed,
-                             remove_unused_columns=False, dataloader_num_workers=t.dataloader_num_workers,
-                             use_cpu=not torch.cuda.is_available(), deepspeed=t.deepspeed, disable_tqdm=t.disable_tqdm,
-                             ddp_backend="gloo" if distributed and not torch.cuda.is_available() else None,
-                             ddp_find_unused_parameters=False)        # ModalityTrainer puts every trainable parameter in the graph
-    trainer = ModalityTrainer(model=model, args=args, train_dataset=train_ds, homogeneous_batches=t.homogeneous_batches,
-                              data_collator=ModalityCollator(proc.tokenizer.pad_token_id, return_meta=True))
-    if t.answer_samples_every:
-        held_out = build_datasets(cfg, text, "val", stats)
-        trainer.add_callback(AnswerSamples(list(held_out.datasets.values()), text, proc.tokenizer,
-                                           every=t.answer_samples_every, per_dataset=t.answer_samples))
-    if trainer.is_world_process_zero(): save_config(cfg, run / "config.yaml")
-    last = get_last_checkpoint(str(run)) if cfg.resume and run.exists() else None
-    trainer.train(resume_from_checkpoint=last)
-    check_replicas(model, run, trainer.is_world_process_zero())
-    trainer.save_model(str(run / "final")); proc.save_pretrained(str(run / "final"))
-    if trainer.is_world_process_zero():
-        write_json(trainer.state.log_history, run / "log_history.json")
-    return run
-
-def check_replicas(model, run: Path, main: bool):
-    "Under DDP: all ranks must hold the same parameters; writes `ddp_check.json` (rank 0) and raises if they differ."
-    import torch, torch.distributed as dist
-    if not (dist.is_available() and dist.is_initialized()): return
-    vec = torch.stack([p.detach().double().sum() for p in model.parameters()]).cpu()
-    gathered = [torch.zeros_like(vec) for _ in range(dist.get_world_size())]
-    dist.all_gather(gathered, vec)
-    diff = max(float((g - gathered[0]).abs().max()) for g in gathered)
-    if main: write_json({"world_size": dist.get_world_size(), "max_abs_checksum_difference": diff, "identical": diff == 0.0}, run / "ddp_check.json")
-    if diff != 0.0: raise BrainVLMError(f"DDP replicas differ after training (max checksum difference {diff})")
-
 def cmd_train(a):
+    from brainvlm.run import train
     run = train(a.config, a.overrides)
     print("run:", run)
 
@@ -270,6 +126,8 @@ def _synth_args(p, n=200):
     p.add_argument("--lesion-radius", default="12,18", help="lesion radius range in mm (MIN,MAX)")
     p.add_argument("--workers", type=int, default=2, help="processes writing subjects")
 
+
+# %% ../nbs/08_launch.ipynb #026fec8f
 def parser(extra: Sequence = ()) -> argparse.ArgumentParser:
     "The `brainvlm` command line; `extra` are functions that add subcommands of later chapters (see `99_main`)."
     p = argparse.ArgumentParser("brainvlm", description="A workbench for vision-language models on brain MRI.")
@@ -300,6 +158,8 @@ def parser(extra: Sequence = ()) -> argparse.ArgumentParser:
     for add in extra: add(sub)
     return p
 
+
+# %% ../nbs/08_launch.ipynb #2ed0e31d
 def main(argv=None, extra: Sequence = ()):
     "Run the command line (the `brainvlm` console script calls this through `brainvlm.__main__`, with every chapter's commands)."
     args = parser(extra).parse_args(argv)

@@ -93,7 +93,7 @@ def demo_config(out: Path, name: str, cfg: SynthConfig, steps: int, batch_size: 
             "model": {"hf_name": "tiny-llava", "train": ["patch_embed", "vision", "projector", "lm"],
                       "T1": {"patch_size": [_lesion_patch(g)] * 3, "stem": 16}, "dMRI": {"patch_size": [_patch(g)] * 3},
                       "rsfMRI": {"patch_size": [_patch(f)] * 3 + [max(window // 4, 1)]}},
-            "trainer": {"max_steps": steps, "learning_rate": learning_rate, "per_device_batch_size": batch_size,
+            "trainer": {"max_steps": steps, "learning_rate": learning_rate, "per_device_train_batch_size": batch_size,
                         "logging_steps": max(steps // 20, 1), "save_steps": steps, "answer_samples_every": max(steps // 4, 1),
                         "report_to": ["tensorboard"]}}
 

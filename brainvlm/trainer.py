@@ -16,10 +16,13 @@ from transformers import Trainer, TrainerCallback
 from .core import BrainVLMError, ConfigError
 from .data import ModalityBatchSampler, InterleaveDataset, seed_worker
 from .embed import ModalityPatchEmbedding
-from .models import part_of
+from .models import family_of, load_families, part_of
+
+load_families()      # the built-in families registered: `Auto*.from_pretrained` finds a saved run's classes (09_evaluate)
 
 # %% auto #0
-__all__ = ['NonFiniteLossError', 'unused_modality_parameters', 'ModalityTrainer', 'generate_answer', 'AnswerSamples']
+__all__ = ['NonFiniteLossError', 'unused_modality_parameters', 'ModalityTrainer', 'grad_norms_by_part', 'generate_answer',
+           'AnswerSamples', 'load_checkpoint_weights']
 
 # %% ../nbs/07_trainer.ipynb #71ccbc1c
 class NonFiniteLossError(BrainVLMError):
@@ -34,6 +37,7 @@ def unused_modality_parameters(model, active: Sequence[str]) -> list[torch.nn.Pa
                 if m not in active: out += [p for p in emb.parameters() if p.requires_grad]
     return out
 
+# %% ../nbs/07_trainer.ipynb #441fd1ec
 class ModalityTrainer(Trainer):
     "A `Trainer` for modality-keyed batches (see the chapter text)."
     def __init__(self, *args,
@@ -68,32 +72,38 @@ class ModalityTrainer(Trainer):
     # -- the loss -----------------------------------------------------------------------------
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         inner = self.accelerator.unwrap_model(model)          # the model itself, also under DDP
-        total, n_total, outputs = 0.0, 0, {}
+        family = family_of(inner)
+        total, weight_total, outputs = 0.0, 0, {}
         for m, b in inputs.items():
             meta = {k: b[k] for k in ("subject_id", "task_id") if k in b}
             b = {k: v for k, v in b.items() if k not in meta}
-            out = model(**b, modality=m)
-            n = _n_targets(b["labels"], inner)
-            if not torch.isfinite(out.loss):
-                raise NonFiniteLossError(f"step {self.state.global_step}: {m} loss is {out.loss.item()} "
-                                         f"for subjects {meta.get('subject_id', '(pass ModalityCollator(return_meta=True) to name them)')}")
-            total = total + out.loss * n; n_total += n
-            self._mod_loss.setdefault(m, []).append(out.loss.item())
-            outputs[m] = out
-        loss = total / max(n_total, 1)
+            losses, weight = family.losses(model, b, m)       # {loss name: loss}, this batch's weight (LM: its answer tokens)
+            loss = sum(losses.values())
+            if not torch.isfinite(loss):
+                raise NonFiniteLossError(f"step {self.state.global_step}: {m} loss is {loss.item()} "
+                                         + (f"({', '.join(f'{k} {v.item()}' for k, v in losses.items())}) " if len(losses) > 1 else "")
+                                         + f"for subjects {meta.get('subject_id', '(pass ModalityCollator(return_meta=True) to name them)')}")
+            total = total + loss * weight; weight_total += weight
+            self._mod_loss.setdefault(m, []).append(loss.item())
+            if len(losses) > 1:
+                for k, v in losses.items(): self._mod_loss.setdefault(f"{m}/{k}", []).append(v.item())
+            outputs[m] = losses
+        loss = total / max(weight_total, 1)
         unused = unused_modality_parameters(inner, list(inputs))
         if unused: loss = loss + 0.0 * sum(p.sum() for p in unused)      # DDP: every trainable parameter in the graph
         return (loss, outputs) if return_outputs else loss
+
+    def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None):
+        inputs = self._prepare_inputs(inputs)
+        with torch.no_grad():
+            loss = self.compute_loss(model, inputs).detach()
+        return loss, None, None
 
     # -- logs ---------------------------------------------------------------------------------
     def training_step(self, model, inputs, num_items_in_batch=None):
         loss = super().training_step(model, inputs, num_items_in_batch)
         if self.args.logging_steps and (self.state.global_step + 1) % self.args.logging_steps == 0:
-            norms: dict[str, float] = {}
-            inner = self.accelerator.unwrap_model(model)
-            for n, p in inner.named_parameters():
-                if p.grad is not None: norms[part_of(inner, n)] = norms.get(part_of(inner, n), 0.0) + p.grad.float().pow(2).sum().item()
-            self._grad_norms = {f"grad_norm/{k}": math.sqrt(v) for k, v in norms.items()}
+            self._grad_norms = grad_norms_by_part(self.accelerator.unwrap_model(model))
         return loss
 
     def log(self, logs: dict, *args, **kwargs):
@@ -104,28 +114,18 @@ class ModalityTrainer(Trainer):
 
     # -- resume -------------------------------------------------------------------------------
     def _load_from_checkpoint(self, resume_from_checkpoint, model=None):
-        "Load a checkpoint's weights the way `from_pretrained` reads them (transformers 5 saves LLaVA-style models under legacy key names)."
         model = self.accelerator.unwrap_model(model or self.model)
         if not (Path(resume_from_checkpoint) / "config.json").exists() or not hasattr(model, "config"):
             return super()._load_from_checkpoint(resume_from_checkpoint, model)      # e.g. PEFT adapter checkpoints
-        saved = type(model).from_pretrained(resume_from_checkpoint, config=model.config)   # a CPU copy, renamed keys
-        missing, unexpected = model.load_state_dict(saved.state_dict(), strict=False)
-        if missing or unexpected:
-            raise BrainVLMError(f"{resume_from_checkpoint}: checkpoint does not match the model (missing {missing[:5]}, unexpected {unexpected[:5]})")
-        del saved
+        load_checkpoint_weights(model, resume_from_checkpoint)
 
-    # -- evaluation ---------------------------------------------------------------------------
-    def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None):
-        inputs = self._prepare_inputs(inputs)
-        with torch.no_grad():
-            loss = self.compute_loss(model, inputs).detach()
-        return loss, None, None
-
-def _n_targets(labels: torch.Tensor, model) -> int:
-    "Number of predicted answer tokens (shifted by one for a decoder-only language model)."
-    cfg = getattr(model, "config", None)
-    enc_dec = bool(cfg is not None and cfg.get_text_config().is_encoder_decoder)
-    return int((labels != -100).sum() if enc_dec else (labels[:, 1:] != -100).sum())
+# %% ../nbs/07_trainer.ipynb #d4e1104d
+def grad_norms_by_part(model) -> dict[str, float]:
+    "The gradient norm of each part (`PARTS`) of `model`, as `grad_norm/<part>` log entries."
+    norms: dict[str, float] = {}
+    for n, p in model.named_parameters():
+        if p.grad is not None: norms[part_of(model, n)] = norms.get(part_of(model, n), 0.0) + p.grad.float().pow(2).sum().item()
+    return {f"grad_norm/{k}": math.sqrt(v) for k, v in norms.items()}
 
 # %% ../nbs/07_trainer.ipynb #2393b80d
 @torch.no_grad()
@@ -134,9 +134,10 @@ def generate_answer(model, text, tokenizer, pixel_values, modality: str, questio
     ids = text.prompt_ids(question, modality)[None]
     out = model.generate(pixel_values=pixel_values, input_ids=ids, attention_mask=torch.ones_like(ids), modality=modality,
                          max_new_tokens=max_new_tokens, do_sample=False)
-    enc_dec = bool(model.config.get_text_config().is_encoder_decoder)
+    enc_dec = family_of(model).is_encoder_decoder(model.config)           # an encoder-decoder returns the answer alone
     return tokenizer.decode(out[0] if enc_dec else out[0, ids.shape[1]:], skip_special_tokens=True).strip()
 
+# %% ../nbs/07_trainer.ipynb #633433d8
 class AnswerSamples(TrainerCallback):
     "Every `every` steps: greedy answers to a few fixed questions next to their references (printed, `answers.jsonl`, TensorBoard)."
     def __init__(self, datasets: Sequence,     # per-question datasets (`split_turns=True`), usually held-out
@@ -184,3 +185,12 @@ class AnswerSamples(TrainerCallback):
 
     def on_train_end(self, args, state, control, **kwargs):
         if self._writer is not None: self._writer.close()
+
+# %% ../nbs/07_trainer.ipynb #6f2e3918
+def load_checkpoint_weights(model, checkpoint: str | Path):
+    "Load a checkpoint's weights the way `from_pretrained` reads them (transformers 5 saves LLaVA-style models under legacy key names)."
+    saved = type(model).from_pretrained(checkpoint, config=model.config)   # a CPU copy, renamed keys
+    missing, unexpected = model.load_state_dict(saved.state_dict(), strict=False)
+    if missing or unexpected:
+        raise BrainVLMError(f"{checkpoint}: checkpoint does not match the model (missing {missing[:5]}, unexpected {unexpected[:5]})")
+    del saved

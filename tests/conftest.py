@@ -27,6 +27,6 @@ model:
   T1: {{patch_size: [8, 8, 8]}}
   rsfMRI: {{patch_size: [8, 8, 8, 2]}}
   train: [patch_embed, projector]
-trainer: {{max_steps: 6, learning_rate: 1.0e-3, per_device_batch_size: 1, logging_steps: 2, save_steps: 6, report_to: [], disable_tqdm: true}}
+trainer: {{max_steps: 6, learning_rate: 1.0e-3, per_device_train_batch_size: 1, logging_steps: 2, save_steps: 6, report_to: [], disable_tqdm: true}}
 """)
     return {"env": env, "cohort": cohort, "config": config, "runs": tmp_path / "runs"}
