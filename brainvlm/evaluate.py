@@ -184,6 +184,11 @@ def load_run(run_dir: str | Path):
     "The final model (in eval mode) and processor of a trained run folder, with `from_pretrained`."
     from transformers import AutoModelForImageTextToText, AutoProcessor
     final = Path(run_dir) / "final"
+    if (final / "adapter_config.json").exists():          # a LoRA run: its base, then the adapters and the other trained parameters
+        from brainvlm.run import load_run_config, load_model
+        from brainvlm.models import load_adapter
+        base, proc = load_model(load_run_config(run_dir), adapters=False)
+        return load_adapter(base, final).eval(), AutoProcessor.from_pretrained(final)
     if not (final / "config.json").exists(): raise ConfigError(f"{run_dir} holds no trained model (no final/config.json): not a finished run")
     try:
         model = AutoModelForImageTextToText.from_pretrained(final).eval()

@@ -133,7 +133,7 @@ LLAVA_FAMILY = register_family(ModelFamily(
                    "projector": ("model.multi_modal_projector.",),
                    "lm": ("model.language_model.", "lm_head.")},
     language_model="model.language_model",
-    kbit_skip_modules=("vision_tower", "multi_modal_projector", "lm_head"),
+    kbit_skip_modules=("model.vision_tower", "model.multi_modal_projector", "lm_head"),
     tiny_presets={"tiny-llava": tiny_llava_config},
     vanilla={"llava": llava_from_vanilla},
     auto_models=((VolumeVisionConfig, VolumeClipVisionModel), (VolumeLlavaConfig, VolumeLlavaModel)),

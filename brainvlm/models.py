@@ -147,7 +147,7 @@ class ModelFamily:
     model_class: type                            # our model class (AutoModelForImageTextToText)
     part_prefixes: Mapping[str, tuple[str, ...]] # part (PARTS) -> parameter-name prefixes; the first match wins
     language_model: str                          # module path of the language model: LoRA targets only inside it
-    kbit_skip_modules: tuple[str, ...] = ()      # modules that stay in full precision under k-bit loading
+    kbit_skip_modules: tuple[str, ...] = ()      # module names (from the model's root, or a suffix) kept in full precision under k-bit loading
     tiny_presets: Mapping[str, Callable] = field(default_factory=dict)   # preset -> (tokenizer, modalities) -> config
     vanilla: Mapping[str, Callable] = field(default_factory=dict)        # vanilla model_type -> (config, tower options) -> our config
     auto_models: Sequence[tuple[type, type]] = ()                        # more (config, model) pairs for AutoConfig/AutoModel

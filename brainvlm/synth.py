@@ -16,6 +16,7 @@ import pandas as pd
 from scipy import ndimage
 from tqdm import tqdm
 
+from .core import get_modality
 from .io import package_data, MNI152_T1
 from .cohorts import make_conversations, split_subjects, write_manifest, register_cohorts, SPLITS
 
@@ -294,12 +295,14 @@ def make_cohort(cfg: SynthConfig, out: str | os.PathLike, workers: int = 1, prog
 def show_subjects(records, data_root, modality: str = "T1", n: int = 6, figsize_per=2.1):
     "Three orthogonal slices (through the lesion, if any; FA for diffusion) of the first `n` subjects, titled with their ground truth."
     import matplotlib.pyplot as plt
-    from brainvlm.io import load_nifti, dwi_scalar_map
-    records = list(records)[:n]
+    from brainvlm.io import load_nifti, Preprocessing, REDUCTIONS
+    spec, records, reduced = get_modality(modality), list(records)[:n], None
     fig, axs = plt.subplots(3, len(records), figsize=(figsize_per * len(records), figsize_per * 3), squeeze=False)
     for j, r in enumerate(records):
         vol = load_nifti(Path(data_root) / r["modality_paths"][modality], record=r["subject_id"])
-        if modality == "dMRI" and vol.data.ndim == 4: vol = dwi_scalar_map(vol, "fa", r["subject_id"])   # what a model sees
+        if spec.reduction and vol.data.ndim == spec.spatial_dims + 1:      # what a model sees (a DWI series: its FA map)
+            prep = Preprocessing(grid=vol.data.shape[:3])
+            vol, reduced = REDUCTIONS[spec.reduction](vol, prep, r["subject_id"]), f"{spec.reduction}: {prep.dwi_map}"
         data = vol.data if vol.data.ndim == 3 else vol.data.mean(-1)
         gt = r["metadata"].get("ground_truth", {})
         c = np.array(data.shape) // 2
@@ -310,7 +313,7 @@ def show_subjects(records, data_root, modality: str = "T1", n: int = 6, figsize_
             axs[k, j].imshow(sl, origin="lower", cmap="gray"); axs[k, j].axis("off")
         m = r["metadata"]
         axs[0, j].set_title(f"{r['subject_id']}\n{m['sex']} {m['age']:.0f}y " + (f"lesion {m['lesion_side'][0].upper()}" if m.get("lesion") else "no lesion"), fontsize=8)
-    fig.suptitle(f"{modality}{' (FA)' if modality == 'dMRI' else ''}: sagittal, coronal, axial", fontsize=9); plt.tight_layout()
+    fig.suptitle(f"{modality}{f' ({reduced})' if reduced else ''}: sagittal, coronal, axial", fontsize=9); plt.tight_layout()
     return fig
 
 # %% ../nbs/03_synth.ipynb #fc8fa52f
