@@ -74,7 +74,7 @@ def worker(variant: str, data: Path, steps: int, warmup: int, base_dir: Path) ->
     model, proc = load_base("tiny-llava", modalities=MODALITIES, train=["patch_embed", "vision", "projector", "lm"], base_dir=base_dir)
     text = proc.conversation_tokenizer(max_seq_length=512)
     stats = json.loads((data / "stats.json").read_text())
-    ds = VolumeDataset(load_manifest(data / "cohort" / "manifest_train.json"), "T1", text, stats, data / "cache")
+    ds = VolumeDataset(load_manifest(data / "cohort" / "manifest_train.json"), "T1", text, stats=stats, cache=data / "cache")
     collate = ModalityCollator(proc.tokenizer.pad_token_id)
 
     def flat(samples):                              # the plain Trainer's batch: the model's keyword arguments

@@ -415,7 +415,7 @@ def ingest_bids(bids_root: str | os.PathLike,   # the BIDS dataset
                 out_dir: str | os.PathLike | None = None,  # where the manifests go (default: the BIDS root itself)
                 fractions: Sequence[float] = (0.7, 0.15, 0.15), seed: int = 0,
                 on_error: str = "raise", overwrite: bool = False,
-                kinds: Sequence[str] = tuple(QUESTIONS),  # question kinds to ask where the metadata can answer
+                kinds: Sequence[str] | None = None,      # question kinds to ask where the metadata can answer (default: every registered kind)
                ) -> dict:
     "Write train/val/test manifests for a BIDS dataset; returns their paths and a summary of what was skipped."
     bids_root = Path(bids_root).resolve()
@@ -450,7 +450,7 @@ def ingest_bids(bids_root: str | os.PathLike,   # the BIDS dataset
 
 # %% ../nbs/02_cohorts.ipynb #cd1eba5c
 def _raw_prep(cohort: str, modality: str, **overrides) -> Preprocessing:
-    return preprocessing_for(cohort, modality, **overrides, scaling="none")
+    return preprocessing_for(cohort, modality, **{**overrides, "scaling": "none"})
 
 def compute_cohort_stats(manifest: Manifest, modalities: Sequence[str] | None = None,
                          progress: bool = True, **overrides) -> dict:

@@ -4,7 +4,6 @@
 
 # %% ../nbs/09_evaluate.ipynb #d2083445
 from __future__ import annotations
-import re
 from pathlib import Path
 from typing import Sequence
 
@@ -13,7 +12,6 @@ import pandas as pd
 import torch
 
 from .core import ConfigError, write_json
-from .cohorts import QUESTIONS, answer_for
 from .trainer import generate_answer
 
 # %% auto #0
@@ -185,9 +183,10 @@ def load_run(run_dir: str | Path):
     from transformers import AutoModelForImageTextToText, AutoProcessor
     final = Path(run_dir) / "final"
     if (final / "adapter_config.json").exists():          # a LoRA run: its base, then the adapters and the other trained parameters
-        from brainvlm.run import load_run_config, load_model
+        from omegaconf import OmegaConf
+        from brainvlm.run import load_model
         from brainvlm.models import load_adapter
-        base, proc = load_model(load_run_config(run_dir), adapters=False)
+        base, _ = load_model(OmegaConf.load(Path(run_dir) / "config.yaml"), adapters=False)   # the saved config is resolved
         return load_adapter(base, final).eval(), AutoProcessor.from_pretrained(final)
     if not (final / "config.json").exists(): raise ConfigError(f"{run_dir} holds no trained model (no final/config.json): not a finished run")
     try:

@@ -11,7 +11,7 @@ from typing import Sequence
 
 import pandas as pd
 
-from .core import BrainVLMError, write_json
+from .core import BrainVLMError, get_modality, write_json
 from .io import VolumeCache
 from .cohorts import ingest_bids, load_manifest, compute_cohort_stats, load_stats, cache_manifest, register_cohorts, SPLITS
 from .synth import SynthConfig, make_cohort, ground_truth_table, show_subjects
@@ -90,7 +90,7 @@ def prepare_demo(out: str | Path = "outputs/demo", cfg: SynthConfig | None = Non
     gt = ground_truth_table(records)
     figs = {}
     for modality in cfg.modalities:
-        if modality == "rsfMRI": continue
+        if get_modality(modality).temporal: continue          # a time series has no single picture
         fig = show_subjects(records, cohort_dir, modality, n=6)
         figs[modality] = out / f"subjects_{modality}.png"; fig.savefig(figs[modality], dpi=110)
     summary = {"config": asdict(cfg), "subjects": {s: len(m) for s, m in manifests.items()}, "cache": counts,

@@ -231,16 +231,16 @@ class VolumeProcessor(ProcessorMixin):
         if not per: raise ConfigError(f"this processor has no preprocessing for modality {modality!r} (it has {sorted(self.preprocessing)}); "
                                       "processors saved by a training run carry it")
         if cohort is None and len(per) > 1: raise ConfigError(f"pass cohort= (one of {sorted(per)}): each cohort has its own preprocessing")
-        entry = per[cohort] if cohort is not None else next(iter(per.values()))
+        entry = per.get(cohort) if cohort is not None else next(iter(per.values()))
         if entry is None: raise ConfigError(f"no {modality} preprocessing for cohort {cohort!r}; the run knows {sorted(per)}")
         prep, window, frames = Preprocessing(**entry["preprocessing"]), entry.get("window"), None
         if window:                                    # the first window, as evaluation takes it
             import nibabel as nib
-            from .io import FrameFolder
+            from .io import check_rank, nifti_shape, read_source
             path = Path(scan)
-            n = FrameFolder(path).n_frames if path.is_dir() else nib.load(path).shape[3]
-            header_tr = None if path.is_dir() else float(nib.load(path).header.get_zooms()[3])
-            step = temporal_downsample_factor(tr or header_tr or window["tr"], window["target_tr"])
+            if path.is_dir(): n, header_tr = read_source(path, modality, str(scan)).shape[-1], None   # a folder: its reader counts the frames
+            else: n, header_tr = check_rank(nifti_shape(path), modality, path)[-1], float(nib.load(path).header.get_zooms()[3])
+            step = temporal_downsample_factor(tr or header_tr or window["tr"], window["target_tr"])   # (evaluation reads the record's TR)
             wins = fmri_windows(n, window["sequence_length"], window["stride_within_seq"], window["stride_between_seq"], step)
             if not wins: raise DataError(f"run of {n} frames is shorter than one window ({window})", scan)
             frames = wins[0]
