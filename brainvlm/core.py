@@ -30,6 +30,7 @@ class ModalitySpec:
     description: str = ""
     source_ranks: tuple[int, ...] = ()  # array ranks a source may have; () means spatial_dims (+1 with a time axis)
     reduction: str | None = None        # name of the step (in `brainvlm.io.REDUCTIONS`) that turns a source with one more axis into one volume
+    frames: int | None = None           # time series: frames per window a model sees by default (the one source of that default)
 
     def __post_init__(self):
         ranks = tuple(self.source_ranks) or (self.spatial_dims + int(self.temporal),)
@@ -51,7 +52,7 @@ for _spec in (
     ModalitySpec("T1", 3, False, (128, 128, 128), (16, 16, 16), "T1-weighted structural MRI"),
     ModalitySpec("dMRI", 3, False, (128, 128, 128), (16, 16, 16),
                  "diffusion MRI, as a scalar map (FA, MD) or a DWI series reduced to one", source_ranks=(3, 4), reduction="dwi_map"),
-    ModalitySpec("rsfMRI", 3, True, (96, 96, 96), (16, 16, 16, 4), "resting-state (or task) BOLD fMRI"),
+    ModalitySpec("rsfMRI", 3, True, (96, 96, 96), (16, 16, 16, 4), "resting-state (or task) BOLD fMRI", frames=20),
     ModalitySpec("image2d", 2, False, (224, 224), (16, 16), "2D images: ultrasound frames, CT/MR slices"),
 ): register_modality(_spec)
 

@@ -233,12 +233,13 @@ class VolumeDataset(ModalityDataset):
 class FMRIWindowDataset(ModalityDataset):
     "A time series (rsfMRI): one sample per window per subject (or per question), pixels `(1, D, H, W, T)`."
     def __init__(self, manifest: Manifest, modality: str, text: ConversationTokenizer, *,
-                 sequence_length: int = 20,           # frames per window
+                 sequence_length: int | None = None,  # frames per window (default: the modality's `frames`)
                  stride_within_seq: int = 1,          # frames between the frames of a window (before TR resampling)
                  stride_between_seq: float = 1.0,     # window start step, as a fraction of the window
                  **kw):
         _check_modality(type(self), modality, lambda s: s.temporal, "it has no time axis (use VolumeDataset, or `dataset_for`)")
-        self.window = dict(sequence_length=sequence_length, stride_within_seq=stride_within_seq, stride_between_seq=stride_between_seq)
+        self.window = dict(sequence_length=sequence_length or get_modality(modality).frames, stride_within_seq=stride_within_seq,
+                           stride_between_seq=stride_between_seq)
         super().__init__(manifest, modality, text, **kw)
 
     def _frames(self, rec):

@@ -16,9 +16,9 @@ from torch import nn
 from .core import ConfigError, DataError, get_modality
 
 # %% auto #0
-__all__ = ['PATCH_POLICIES', 'DEFAULT_SEQUENCE_LENGTH', 'PATCH_IMPLS', 'STEM_STRIDE', 'EMBED_BENCH_CASES', 'TINY_MODALITIES',
-           'PatchLayout', 'modality_layout', 'pad_to_layout', 'patchify', 'PatchEmbedding', 'conv_patches',
-           'pooled_stem', 'time_patch_embedding', 'compare_patch_impls', 'normalize_modality_config', 'check_modality',
+__all__ = ['PATCH_POLICIES', 'PATCH_IMPLS', 'STEM_STRIDE', 'EMBED_BENCH_CASES', 'TINY_MODALITIES', 'PatchLayout',
+           'modality_layout', 'pad_to_layout', 'patchify', 'PatchEmbedding', 'conv_patches', 'pooled_stem',
+           'time_patch_embedding', 'compare_patch_impls', 'normalize_modality_config', 'check_modality',
            'visual_token_count', 'ModalityPatchEmbedding']
 
 # %% ../nbs/05_embed.ipynb #dfa17d21
@@ -75,8 +75,6 @@ class PatchLayout:
     def input_shape(self) -> tuple[int, ...]: return (self.channels, *self.size)
 
 # %% ../nbs/05_embed.ipynb #2a38942e
-DEFAULT_SEQUENCE_LENGTH = 20
-
 def modality_layout(modality: str,                        # a key of `MODALITIES`
                     img_size: Sequence[int] | None = None,   # spatial grid; default: the modality's
                     patch_size: Sequence[int] | None = None,  # patch (spatial, then temporal); default: the modality's
@@ -89,7 +87,7 @@ def modality_layout(modality: str,                        # a key of `MODALITIES
     size = tuple(img_size if img_size is not None else spec.grid)
     if len(size) != spec.spatial_dims:
         raise ConfigError(f"{modality}: img_size {list(size)} must have {spec.spatial_dims} axes")
-    if spec.temporal: size = size + (int(sequence_length or DEFAULT_SEQUENCE_LENGTH),)
+    if spec.temporal: size = size + (int(sequence_length or spec.frames),)
     elif sequence_length: raise ConfigError(f"{modality} has no time axis; sequence_length={sequence_length} makes no sense")
     return PatchLayout(size, tuple(patch_size if patch_size is not None else spec.patch), channels, policy)
 

@@ -167,7 +167,9 @@ FAMILY_MODULES = ["brainvlm.llava", "brainvlm.blip2"]    # the chapters of the b
 def register_family(family: ModelFamily) -> ModelFamily:
     "Add `family` to `FAMILIES` and register its classes with the `Auto*` classes (configs, models, `VolumeProcessor`)."
     for other in FAMILIES.values():
-        taken = set(other.tiny_presets) & set(family.tiny_presets) if other.name != family.name else set()
+        if other.name == family.name: continue
+        if other.model_type == family.model_type: raise ConfigError(f"family {family.name!r}: model_type {family.model_type!r} belongs to family {other.name!r}")
+        taken = set(other.tiny_presets) & set(family.tiny_presets)
         if taken: raise ConfigError(f"family {family.name!r}: preset(s) {sorted(taken)} belong to family {other.name!r}")
     for config_class, model_class in family.auto_models:
         AutoConfig.register(config_class.model_type, config_class, exist_ok=True)
