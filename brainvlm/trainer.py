@@ -21,8 +21,8 @@ from .models import family_of, load_families, part_of
 load_families()      # the built-in families registered: `Auto*.from_pretrained` finds a saved run's classes (09_evaluate)
 
 # %% auto #0
-__all__ = ['NonFiniteLossError', 'unused_modality_parameters', 'ModalityTrainer', 'grad_norms_by_part', 'generate_answer',
-           'AnswerSamples', 'load_checkpoint_weights']
+__all__ = ['NonFiniteLossError', 'unused_modality_parameters', 'ModalityLosses', 'ModalityLogs', 'ExactResume', 'ModalityTrainer',
+           'grad_norms_by_part', 'generate_answer', 'AnswerSamples', 'load_checkpoint_weights']
 
 # %% ../nbs/07_trainer.ipynb #71ccbc1c
 class NonFiniteLossError(BrainVLMError):
@@ -37,39 +37,9 @@ def unused_modality_parameters(model, active: Sequence[str]) -> list[torch.nn.Pa
                 if m not in active: out += [p for p in emb.parameters() if p.requires_grad]
     return out
 
-# %% ../nbs/07_trainer.ipynb #441fd1ec
-class ModalityTrainer(Trainer):
-    "A `Trainer` for modality-keyed batches (see the chapter text)."
-    def __init__(self, *args,
-                 homogeneous_batches: bool = True,   # every training batch holds one modality (ModalityBatchSampler)
-                 **kwargs):
-        super().__init__(*args, **kwargs)
-        self.homogeneous_batches = homogeneous_batches
-        if self.args.world_size > 1:
-            if not homogeneous_batches:
-                raise ConfigError("under DDP every batch must hold one modality (homogeneous_batches=True): "
-                                  "several forward passes in one step break DDP's gradient bookkeeping")
-            if self.args.ddp_find_unused_parameters is not False:
-                raise ConfigError("set ddp_find_unused_parameters=False: ModalityTrainer already gives every trainable "
-                                  "parameter a gradient, and DDP's search for unused ones would count them twice")
-        self._mod_loss: dict[str, list[float]] = {}
-        self._grad_norms: dict[str, float] = {}
-
-    # -- data ---------------------------------------------------------------------------------
-    def _modalities_of(self, ds) -> list[str]:
-        if isinstance(ds, InterleaveDataset): return [ds.modality(i) for i in range(len(ds))]
-        return [ds.modality] * len(ds)
-
-    def get_train_dataloader(self) -> DataLoader:
-        if not self.homogeneous_batches: return super().get_train_dataloader()
-        ds = self.train_dataset
-        sampler = ModalityBatchSampler(self._modalities_of(ds), self.args.per_device_train_batch_size,
-                                       shuffle=True, drop_last=self.args.dataloader_drop_last, seed=self.args.seed)
-        dl = DataLoader(ds, batch_sampler=sampler, collate_fn=self.data_collator, num_workers=self.args.dataloader_num_workers,
-                        worker_init_fn=seed_worker, pin_memory=self.args.dataloader_pin_memory)
-        return self.accelerator.prepare(dl)           # accelerate deals the batches out across ranks
-
-    # -- the loss -----------------------------------------------------------------------------
+# %% ../nbs/07_trainer.ipynb #18e2e8b4
+class ModalityLosses:
+    "The loss of a step: each modality's named losses from its family, weighted across modalities (a `Trainer` mixin)."
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         inner = self.accelerator.unwrap_model(model)          # the model itself, also under DDP
         family = family_of(inner)
@@ -99,7 +69,10 @@ class ModalityTrainer(Trainer):
             loss = self.compute_loss(model, inputs).detach()
         return loss, None, None
 
-    # -- logs ---------------------------------------------------------------------------------
+
+# %% ../nbs/07_trainer.ipynb #966343bd
+class ModalityLogs:
+    "Per-modality (and per-loss) averages and per-part gradient norms in every training log (a `Trainer` mixin)."
     def training_step(self, model, inputs, num_items_in_batch=None):
         loss = super().training_step(model, inputs, num_items_in_batch)
         if self.args.logging_steps and (self.state.global_step + 1) % self.args.logging_steps == 0:
@@ -112,12 +85,48 @@ class ModalityTrainer(Trainer):
             logs.update(self._grad_norms); self._mod_loss = {}
         super().log(logs, *args, **kwargs)
 
-    # -- resume -------------------------------------------------------------------------------
+
+# %% ../nbs/07_trainer.ipynb #33f91fd0
+class ExactResume:
+    "Resume from a checkpoint by reading its weights as `from_pretrained` does (a `Trainer` mixin)."
     def _load_from_checkpoint(self, resume_from_checkpoint, model=None):
         model = self.accelerator.unwrap_model(model or self.model)
         if not (Path(resume_from_checkpoint) / "config.json").exists() or not hasattr(model, "config"):
             return super()._load_from_checkpoint(resume_from_checkpoint, model)      # e.g. PEFT adapter checkpoints
         load_checkpoint_weights(model, resume_from_checkpoint)
+
+
+# %% ../nbs/07_trainer.ipynb #441fd1ec
+class ModalityTrainer(ModalityLosses, ModalityLogs, ExactResume, Trainer):
+    "A `Trainer` for modality-keyed batches: the losses, logs and resume above, and batches of one modality each."
+    def __init__(self, *args,
+                 homogeneous_batches: bool = True,   # every training batch holds one modality (ModalityBatchSampler)
+                 **kwargs):
+        super().__init__(*args, **kwargs)
+        self.homogeneous_batches = homogeneous_batches
+        if self.args.world_size > 1:
+            if not homogeneous_batches:
+                raise ConfigError("under DDP every batch must hold one modality (homogeneous_batches=True): "
+                                  "several forward passes in one step break DDP's gradient bookkeeping")
+            if self.args.ddp_find_unused_parameters is not False:
+                raise ConfigError("set ddp_find_unused_parameters=False: ModalityTrainer already gives every trainable "
+                                  "parameter a gradient, and DDP's search for unused ones would count them twice")
+        self._mod_loss: dict[str, list[float]] = {}
+        self._grad_norms: dict[str, float] = {}
+
+    def _modalities_of(self, ds) -> list[str]:
+        if isinstance(ds, InterleaveDataset): return [ds.modality(i) for i in range(len(ds))]
+        return [ds.modality] * len(ds)
+
+    def get_train_dataloader(self) -> DataLoader:
+        if not self.homogeneous_batches: return super().get_train_dataloader()
+        ds = self.train_dataset
+        sampler = ModalityBatchSampler(self._modalities_of(ds), self.args.per_device_train_batch_size,
+                                       shuffle=True, drop_last=self.args.dataloader_drop_last, seed=self.args.seed)
+        dl = DataLoader(ds, batch_sampler=sampler, collate_fn=self.data_collator, num_workers=self.args.dataloader_num_workers,
+                        worker_init_fn=seed_worker, pin_memory=self.args.dataloader_pin_memory)
+        return self.accelerator.prepare(dl)           # accelerate deals the batches out across ranks
+
 
 # %% ../nbs/07_trainer.ipynb #d4e1104d
 def grad_norms_by_part(model) -> dict[str, float]:
