@@ -273,6 +273,8 @@ class Manifest:
         rows = [{"cohort": r["cohort"], "split": r["split"], "modality": m} for r in self for m in r["modality_paths"]]
         return pd.DataFrame(rows).value_counts().unstack("modality", fill_value=0)
 
+
+# %% ../nbs/02_cohorts.ipynb #141ee6e5
 def load_manifest(path: str | os.PathLike, data_root: str | os.PathLike | None = None,
                   on_error: str = "raise", check_files: bool = True) -> Manifest:
     "Read and validate a manifest (JSON list of records); `data_root` defaults to the manifest's folder."
@@ -291,6 +293,8 @@ def load_manifest(path: str | os.PathLike, data_root: str | os.PathLike | None =
         except ManifestError as e: log.handle(e)
     return Manifest(out, data_root, path, log)
 
+
+# %% ../nbs/02_cohorts.ipynb #1292041e
 def write_manifest(records: Sequence[dict], path: str | os.PathLike, data_root: str | os.PathLike | None = None,
                    overwrite: bool = False) -> Path:
     "Validate `records` and write them as a manifest (atomically; an existing file is kept unless `overwrite`)."
@@ -300,6 +304,8 @@ def write_manifest(records: Sequence[dict], path: str | os.PathLike, data_root: 
     write_json(recs, path)
     return path
 
+
+# %% ../nbs/02_cohorts.ipynb #5c4a777f
 def split_subjects(ids: Iterable[str], fractions: Sequence[float] = (0.7, 0.15, 0.15), seed: int = 0) -> dict[str, str]:
     "Assign each subject to train/val/test, deterministically for a seed (all of a subject's records share a split)."
     ids = sorted(set(ids)); n = len(ids)
@@ -309,6 +315,7 @@ def split_subjects(ids: Iterable[str], fractions: Sequence[float] = (0.7, 0.15, 
     for rank, j in enumerate(order):
         split[ids[j]] = "train" if rank < n_train else "val" if rank < n_train + n_val else "test"
     return split
+
 
 # %% ../nbs/02_cohorts.ipynb #e07d88ed
 def write_example_bids(root: str | os.PathLike, n_subjects: int = 4) -> Path:
