@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One entry point for people and CI: `bash run.sh demo` runs the main job, `bash run.sh test` runs every test,
-# `bash run.sh docs` builds the documentation site into _docs/ (and README.md from nbs/index.ipynb).
+# `bash run.sh docs` builds the documentation site into _docs/ (and README.md from nbs/index.ipynb),
+# `bash run.sh lab` opens JupyterLab on the notebooks (nbs/), serving the whole repository.
 # Each creates (or reuses) the project-local virtual environment .venv and installs what it needs into it.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -99,12 +100,20 @@ case "$cmd" in
     setup
     python tools/build_docs.py "$@"
     ;;
+  lab)
+    # JupyterLab on nbs/ (the file browser opens there; the repository root is served, so configs and outputs are
+    # reachable). Extra arguments go to `jupyter lab`, e.g. `bash run.sh lab --no-browser --port 8890`.
+    # allow_root: containers often run as root, where Jupyter refuses to start without it (a no-op otherwise).
+    setup
+    unset MPLBACKEND  # the kernels draw inline figures (Agg is for the command line's own plots)
+    exec jupyter lab --ServerApp.root_dir="$PWD" --LabApp.default_url=/lab/tree/nbs --ServerApp.allow_root=True "$@"
+    ;;
   setup)
     setup
     setup_chromium
     setup_debian_data
     ;;
   *)
-    echo "usage: bash run.sh demo|test|docs|setup [args]" >&2; exit 2
+    echo "usage: bash run.sh demo|test|docs|lab|setup [args]" >&2; exit 2
     ;;
 esac

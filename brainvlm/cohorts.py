@@ -4,33 +4,35 @@
 
 # %% ../nbs/02_cohorts.ipynb #d1e2b092
 from __future__ import annotations
-import csv, json, os, shutil, time
+import csv, errno, json, math, os, re, shutil, time
 from collections import Counter
 from pathlib import Path
 from typing import Iterable, Sequence
 
 import nibabel as nib
 import numpy as np
+import yaml
 from omegaconf import OmegaConf, DictConfig
 from tqdm import tqdm
 
-from .core import DataError, ManifestError, SkipLog, MODALITIES, get_modality, write_json
+from .core import BrainVLMError, ConfigError, DataError, ManifestError, SkipLog, MODALITIES, get_modality, write_json
 from .io import (Preprocessing, IntensityStats, StatsAccumulator, VolumeCache, preprocess, background_value,
                          gradient_files, package_data, MNI152_T1, NIBABEL_BOLD, DIPY_DWI)
 
 # %% auto #0
-__all__ = ['COHORT_PRESETS_YAML', 'QUESTION_KINDS', 'SEX_WORDS', 'QUESTIONS', 'SPLITS', 'ROLES', 'BIDS_PATTERNS',
-           'register_cohorts', 'cohort_names', 'cohort_settings', 'preprocessing_for', 'QuestionKind',
-           'register_question_kind', 'question_kind', 'truth_grid', 'choice_kind', 'parse_number', 'parse_lesion',
-           'findings_report', 'answer_for', 'make_conversations', 'resolve_path', 'validate_record', 'Manifest',
-           'load_manifest', 'write_manifest', 'split_subjects', 'write_example_bids', 'read_participants',
-           'ingest_bids', 'compute_cohort_stats', 'load_stats', 'cache_manifest']
+__all__ = ['COHORT_PRESETS_YAML', 'SAFE_NAME_MAX', 'QUESTION_KINDS', 'SEX_WORDS', 'QUESTIONS', 'SPLITS', 'ROLES', 'BIDS_PATTERNS',
+           'MIN_STD', 'unsafe_name', 'register_cohorts', 'cohort_names', 'cohort_settings', 'preprocessing_for',
+           'QuestionKind', 'register_question_kind', 'question_kind', 'truth_grid', 'choice_kind', 'parse_number',
+           'parse_lesion', 'findings_report', 'answer_for', 'make_conversations', 'resolve_path', 'validate_record',
+           'Manifest', 'read_text', 'read_json', 'load_manifest', 'write_manifest', 'split_subjects',
+           'check_disjoint_splits', 'write_example_bids', 'read_participants', 'ingest_bids', 'compute_cohort_stats',
+           'check_stats', 'load_stats', 'cache_manifest']
 
 # %% ../nbs/02_cohorts.ipynb #4decf14c
 COHORT_PRESETS_YAML = """
 defaults:
-  T1:     {grid: [128, 128, 128], grid_policy: center, background: 0.0, scaling: znorm_zeroback}
-  dMRI:   {grid: [128, 128, 128], grid_policy: center, background: 0.0, scaling: none, dwi_map: fa}
+  T1:     {grid: [128, 128, 128], grid_policy: brain, background: 0.0, scaling: znorm_zeroback}
+  dMRI:   {grid: [128, 128, 128], grid_policy: brain, background: 0.0, scaling: none, dwi_map: fa}
   rsfMRI: {grid: [96, 96, 96], grid_policy: center, background: 0.0, scaling: znorm_zeroback, tr: null, target_tr: null}
   CT:     {grid: [128, 128, 128], grid_policy: resample, background: min, scaling: ct_window, window: [40, 80]}
 cohorts:
@@ -44,17 +46,65 @@ cohorts:
 
 _REGISTRY: DictConfig = OmegaConf.create(COHORT_PRESETS_YAML)
 
+# %% ../nbs/02_cohorts.ipynb #735b69f6
+SAFE_NAME_MAX = 128
+_SAFE_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*")
+
+def _shown(v, n: int = 40) -> str:
+    "`repr(v)` cut to about `n` characters: a name on one line, however odd."
+    r = repr(v)
+    return r if len(r) <= n else r[:n - 4] + "...'"
+
+def unsafe_name(name) -> str | None:
+    "Why `name` cannot be a subject id or a cohort name (it becomes a folder name), or None when it is a safe name."
+    if not isinstance(name, str) or not name: return f"must be a non-empty string, not {_shown(name)}"
+    if len(name) <= SAFE_NAME_MAX and _SAFE_NAME.fullmatch(name): return None
+    return (f"{_shown(name)} is not a safe name: letters, digits, '-', '_' and '.', not starting with '.', "
+            f"at most {SAFE_NAME_MAX} characters" + (f" (it has {len(name)})" if len(name) > SAFE_NAME_MAX else ""))
+
+# %% ../nbs/02_cohorts.ipynb #75080379
+def _not_seconds(v) -> str | None:
+    "Why `v` is not a repetition time (a finite number of seconds > 0), or None."
+    if isinstance(v, bool) or not isinstance(v, (int, float)): return f"must be a number of seconds, not {_shown(v)}"
+    if not math.isfinite(v) or v <= 0: return f"must be a positive, finite number of seconds, not {v!r}"
+    return None
+
 # %% ../nbs/02_cohorts.ipynb #b2188383
-def register_cohorts(path_or_yaml: str | os.PathLike) -> list[str]:
-    "Add (or override) cohorts from a YAML file or string with a `cohorts:` mapping; returns their names."
-    global _REGISTRY
-    p = Path(path_or_yaml) if not str(path_or_yaml).lstrip().startswith(("cohorts", "defaults", "{")) else None
-    new = OmegaConf.load(p) if p is not None else OmegaConf.create(str(path_or_yaml))
-    if "cohorts" not in new or not isinstance(new.cohorts, DictConfig):
-        raise ValueError(f"{p or 'YAML'}: needs a 'cohorts:' mapping of cohort name -> settings")
+def _read_presets(path_or_yaml: str | os.PathLike) -> tuple[DictConfig, str]:
+    "A presets YAML file (or string) and how errors name it; a missing, unreadable or malformed file is one `ConfigError`."
+    text = str(path_or_yaml)
+    inline = text.lstrip().startswith(("cohorts", "defaults", "{"))
+    src = "cohort presets YAML" if inline else text
+    try: return (OmegaConf.create(text) if inline else OmegaConf.load(path_or_yaml)), src
+    except FileNotFoundError: raise ConfigError(f"{src}: cohort presets file not found") from None
+    except IsADirectoryError: raise ConfigError(f"{src}: is a directory, not a cohort presets YAML file") from None
+    except UnicodeDecodeError as e: raise ConfigError(f"{src}: not UTF-8 text (byte {e.start})") from None
+    except yaml.YAMLError as e: raise ConfigError(f"{src}: not valid YAML ({' '.join(str(e).split())})") from None
+    except OSError as e: raise ConfigError(f"{src}: cannot read it ({e.strerror or e})") from None
+
+def _check_presets(new, src: str):
+    "Refuse presets that cannot work, naming the key: unsafe cohort names, unknown modalities, TRs that are not seconds."
+    if not isinstance(new, DictConfig) or not isinstance(new.get("cohorts"), DictConfig):
+        raise ConfigError(f"{src}: needs a 'cohorts:' mapping of cohort name -> settings")
+    entries = [("defaults", new.defaults)] if "defaults" in new else []
     for name, entry in new.cohorts.items():
-        for m in entry:
-            if m != "description": get_modality(m, record=f"cohort {name}")
+        if why := unsafe_name(name): raise ConfigError(f"{src}: config key 'cohorts.{name}': cohort name {why}")
+        entries.append((f"cohorts.{name}", entry))
+    for key, entry in entries:
+        if not isinstance(entry, DictConfig): raise ConfigError(f"{src}: config key {key!r} must be a mapping of modality -> settings, not {_shown(entry)}")
+        for m, settings in entry.items():
+            if m == "description": continue
+            if m not in MODALITIES: raise ConfigError(f"{src}: config key '{key}.{m}': unknown modality {m!r}; known: {', '.join(MODALITIES)}")
+            if not isinstance(settings, DictConfig): raise ConfigError(f"{src}: config key '{key}.{m}' must be a mapping of settings, not {_shown(settings)}")
+            for k in ("tr", "target_tr"):
+                if settings.get(k) is not None and (why := _not_seconds(settings[k])): raise ConfigError(f"{src}: config key '{key}.{m}.{k}' {why}")
+
+# %% ../nbs/02_cohorts.ipynb #b2c98a13
+def register_cohorts(path_or_yaml: str | os.PathLike) -> list[str]:
+    "Add (or override) cohorts from a YAML file or string with a `cohorts:` mapping (checked first); returns their names."
+    global _REGISTRY
+    new, src = _read_presets(path_or_yaml)
+    _check_presets(new, src)
     _REGISTRY = OmegaConf.merge(_REGISTRY, new)
     return list(new.cohorts.keys())
 
@@ -74,13 +124,14 @@ def cohort_settings(cohort: str, modality: str) -> dict:
 _PREP_KEYS = ("grid", "grid_policy", "background", "scaling", "dwi_map", "dwi_fit", "dtype", "window")
 
 def preprocessing_for(cohort: str, modality: str, stats: IntensityStats | dict | None = None, **overrides) -> Preprocessing:
-    "The `Preprocessing` of a cohort's modality, with optional overrides (e.g. `grid=(64, 64, 64)`); `stats` go to scalings that use them."
+    "The `Preprocessing` of a cohort's modality, with optional overrides (e.g. `grid=(64, 64, 64)`); `stats` go to scalings that use them; a setting that cannot work names the preset."
     s = {**cohort_settings(cohort, modality), **{k: v for k, v in overrides.items() if v is not None}}
     uses_stats = "stats" in getattr(SCALINGS.get(s.get("scaling", "none")), "needs", ("stats",))
-    return Preprocessing(**{k: s[k] for k in _PREP_KEYS if k in s}, stats=stats if uses_stats else None)
+    try: return Preprocessing(**{k: s[k] for k in _PREP_KEYS if k in s}, stats=stats if uses_stats else None)
+    except (ValueError, TypeError) as e: raise ConfigError(f"cohort preset '{cohort}.{modality}': {e}") from None
 
 # %% ../nbs/02_cohorts.ipynb #22462a91
-import re, itertools
+import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -213,12 +264,16 @@ ROLES = ("human", "gpt")
 
 def _fail(msg, path, i, rec):
     sid = rec.get("subject_id") if isinstance(rec, dict) else None
-    return ManifestError(msg, path, f"#{i}" + (f" ({sid})" if sid else ""))
+    shown = None if sid in (None, "") else sid if isinstance(sid, str) and unsafe_name(sid) is None else _shown(sid)
+    return ManifestError(msg, path, f"#{i}" + (f" ({shown})" if shown else ""))
 
 def resolve_path(data_root: Path, rel: str) -> Path | None:
-    "`data_root / rel`, or None when that would leave `data_root`."
+    "`data_root / rel`, or None when that would leave `data_root`; a path that cannot be resolved (a symlink loop) is a `ManifestError`."
     root = Path(data_root).resolve()
-    p = (root / rel).resolve()
+    try: p = (root / rel).resolve()
+    except (OSError, RuntimeError) as e:      # a symlink loop: RuntimeError up to Python 3.12, OSError (ELOOP) from 3.13
+        loop = isinstance(e, RuntimeError) or e.errno == errno.ELOOP
+        raise ManifestError(f"path {rel!r} " + ("is a symlink loop" if loop else f"cannot be resolved ({e})"), root / rel) from None
     return p if p.is_relative_to(root) else None
 
 def validate_record(rec, i: int, data_root: Path, source=None, check_files: bool = True) -> dict:
@@ -226,15 +281,16 @@ def validate_record(rec, i: int, data_root: Path, source=None, check_files: bool
     if not isinstance(rec, dict): raise _fail(f"a record must be an object, not {type(rec).__name__}", source, i, rec)
     for key in ("subject_id", "cohort", "split", "modality_paths", "conversations"):
         if key not in rec: raise _fail(f"field {key!r} is missing", source, i, rec)
-    if not isinstance(rec["subject_id"], str) or not rec["subject_id"]: raise _fail("field 'subject_id' must be a non-empty string", source, i, rec)
-    if not isinstance(rec["cohort"], str) or not rec["cohort"]: raise _fail("field 'cohort' must be a non-empty string", source, i, rec)
+    for key in ("subject_id", "cohort"):
+        if why := unsafe_name(rec[key]): raise _fail(f"field {key!r}: {why}", source, i, rec)
     if rec["split"] not in SPLITS: raise _fail(f"field 'split' is {rec['split']!r}, not one of {SPLITS}", source, i, rec)
     mp = rec["modality_paths"]
     if not isinstance(mp, dict) or not mp: raise _fail("field 'modality_paths' must be a non-empty mapping of modality -> path", source, i, rec)
     for m, p in mp.items():
         if m not in MODALITIES: raise _fail(f"field 'modality_paths': unknown modality {m!r}; known: {', '.join(MODALITIES)}", source, i, rec)
         if not isinstance(p, str) or not p: raise _fail(f"field 'modality_paths.{m}' must be a path string", source, i, rec)
-        full = resolve_path(data_root, p)
+        try: full = resolve_path(data_root, p)
+        except ManifestError as e: raise _fail(f"field 'modality_paths.{m}': {e.reason}", source, i, rec) from None
         if full is None: raise _fail(f"field 'modality_paths.{m}': path {p!r} escapes data_root {data_root}", source, i, rec)
         if check_files and not full.exists(): raise _fail(f"field 'modality_paths.{m}': file not found: {full}", source, i, rec)
     conv = rec["conversations"]
@@ -245,6 +301,7 @@ def validate_record(rec, i: int, data_root: Path, source=None, check_files: bool
     if not any(t["from"] == "gpt" for t in conv): raise _fail("field 'conversations' has no answer (no 'gpt' turn)", source, i, rec)
     meta = rec.get("metadata", {})
     if not isinstance(meta, dict): raise _fail("field 'metadata' must be an object", source, i, rec)
+    if meta.get("tr") is not None and (why := _not_seconds(meta["tr"])): raise _fail(f"field 'metadata.tr' (the repetition time, TR) {why}", source, i, rec)
     return {**rec, "metadata": meta}
 
 # %% ../nbs/02_cohorts.ipynb #83d8181d
@@ -261,8 +318,10 @@ class Manifest:
 
     def path_of(self, rec: dict, modality: str) -> Path:
         "Absolute path of a record's modality (checked against `data_root` again)."
-        p = resolve_path(self.data_root, rec["modality_paths"][modality])
-        if p is None: raise ManifestError("path escapes data_root", rec["modality_paths"][modality], rec["subject_id"])
+        rel = rec["modality_paths"][modality]
+        try: p = resolve_path(self.data_root, rel)
+        except ManifestError as e: raise ManifestError(f"field 'modality_paths.{modality}': {e.reason}", self.path, rec["subject_id"]) from None
+        if p is None: raise ManifestError(f"field 'modality_paths.{modality}': path {rel!r} escapes data_root {self.data_root}", self.path, rec["subject_id"])
         return p
 
     def modalities(self) -> list[str]: return sorted({m for r in self for m in r["modality_paths"]})
@@ -273,26 +332,43 @@ class Manifest:
         rows = [{"cohort": r["cohort"], "split": r["split"], "modality": m} for r in self for m in r["modality_paths"]]
         return pd.DataFrame(rows).value_counts().unstack("modality", fill_value=0)
 
+# %% ../nbs/02_cohorts.ipynb #ad6ab658
+def read_text(path: str | os.PathLike, what: str = "file", record: str | None = None, error: type[DataError] = DataError) -> str:
+    "The UTF-8 text of `path`; a missing, unreadable or non-UTF-8 file (or a directory) is one `error` naming it (and `record`)."
+    path = Path(path)
+    try: return path.read_text(encoding="utf-8")
+    except FileNotFoundError: raise error(f"{what} not found", path, record) from None
+    except IsADirectoryError: raise error(f"is a directory, not a {what}", path, record) from None
+    except UnicodeDecodeError as e: raise error(f"{what} is not UTF-8 text (byte {e.start})", path, record) from None
+    except OSError as e: raise error(f"cannot read the {what} ({e.strerror or e})", path, record) from None
+
+def read_json(path: str | os.PathLike, what: str = "file", record: str | None = None, error: type[DataError] = DataError):
+    "The JSON in `path`, read with `read_text`; malformed JSON is one `error` naming the file."
+    text = read_text(path, what, record, error)
+    try: return json.loads(text)
+    except json.JSONDecodeError as e: raise error(f"{what} is not valid JSON ({e})", path, record) from None
 
 # %% ../nbs/02_cohorts.ipynb #141ee6e5
 def load_manifest(path: str | os.PathLike, data_root: str | os.PathLike | None = None,
-                  on_error: str = "raise", check_files: bool = True) -> Manifest:
+                  on_error: str = "raise", check_files: bool = True,
+                  split: str | None = None,       # the split it is loaded for: a record of another split is refused
+                 ) -> Manifest:
     "Read and validate a manifest (JSON list of records); `data_root` defaults to the manifest's folder."
     path = Path(path); data_root = Path(data_root) if data_root is not None else path.parent
-    try: raw = json.loads(path.read_text())
-    except FileNotFoundError: raise ManifestError("manifest not found", path)
-    except json.JSONDecodeError as e: raise ManifestError(f"not valid JSON ({e})", path)
+    if split is not None and split not in SPLITS: raise ConfigError(f"split must be one of {SPLITS}, not {split!r}")
+    raw = read_json(path, "manifest", error=ManifestError)
     if not isinstance(raw, list): raise ManifestError("a manifest must be a JSON list of records", path)
     log, out, seen = SkipLog(on_error), [], set()
     for i, rec in enumerate(raw):
         try:
             rec = validate_record(rec, i, data_root, path, check_files)
+            if split is not None and rec["split"] != split:
+                raise _fail(f"field 'split' is {rec['split']!r}, but the manifest is loaded as the {split!r} split", path, i, rec)
             key = (rec["cohort"], rec["subject_id"])
             if key in seen: raise _fail(f"duplicate subject_id {rec['subject_id']!r} in cohort {rec['cohort']!r}", path, i, rec)
             seen.add(key); out.append(rec)
         except ManifestError as e: log.handle(e)
     return Manifest(out, data_root, path, log)
-
 
 # %% ../nbs/02_cohorts.ipynb #1292041e
 def write_manifest(records: Sequence[dict], path: str | os.PathLike, data_root: str | os.PathLike | None = None,
@@ -301,9 +377,9 @@ def write_manifest(records: Sequence[dict], path: str | os.PathLike, data_root: 
     path = Path(path); data_root = Path(data_root) if data_root is not None else path.parent
     if path.exists() and not overwrite: raise FileExistsError(f"{path} exists; pass overwrite=True (--force) to replace it")
     recs = [validate_record(r, i, data_root, path) for i, r in enumerate(records)]
-    write_json(recs, path)
+    try: write_json(recs, path)
+    except OSError as e: raise ManifestError(f"cannot write the manifest ({e.strerror or e})", path) from None
     return path
-
 
 # %% ../nbs/02_cohorts.ipynb #5c4a777f
 def split_subjects(ids: Iterable[str], fractions: Sequence[float] = (0.7, 0.15, 0.15), seed: int = 0) -> dict[str, str]:
@@ -316,6 +392,28 @@ def split_subjects(ids: Iterable[str], fractions: Sequence[float] = (0.7, 0.15, 
         split[ids[j]] = "train" if rank < n_train else "val" if rank < n_train + n_val else "test"
     return split
 
+
+# %% ../nbs/02_cohorts.ipynb #d0b64e2a
+def _participant(rec: dict) -> tuple[str, str]: return rec["cohort"], str(rec["metadata"].get("participant_id") or rec["subject_id"])
+
+def check_disjoint_splits(manifests: Mapping[str, Iterable[Manifest]]):
+    "Refuse train/val/test leakage: one manifest file in two splits, or a subject in two splits (split name -> its manifests)."
+    files, seen = {}, {}        # manifest file -> split; (cohort, participant) -> (split, manifest)
+    for split, ms in manifests.items():
+        for m in ms:
+            name = m.path if m.path is not None else f"<{split} manifest in memory>"
+            if m.path is not None:
+                f = Path(m.path).resolve()
+                if files.setdefault(f, split) != split:
+                    raise ManifestError(f"the same manifest file is used for the {files[f]} and the {split} split", m.path)
+            shared = {}
+            for r in m:
+                s, other = seen.setdefault(_participant(r), (split, m))
+                if s != split: shared.setdefault(id(other), (s, other, []))[2].append(_participant(r))
+            for s, other, pairs in shared.values():
+                shown = ", ".join(f"({c}, {p})" for c, p in pairs[:3]) + (f" and {len(pairs) - 3} more" if len(pairs) > 3 else "")
+                raise ManifestError(f"{len(pairs)} subject(s) also in the {s} manifest {other.path or '<in memory>'}: {shown}; "
+                                    "a subject must be in one split only", name)
 
 # %% ../nbs/02_cohorts.ipynb #e07d88ed
 def write_example_bids(root: str | os.PathLike, n_subjects: int = 4) -> Path:
@@ -348,19 +446,18 @@ def read_participants(bids_root: Path) -> dict[str, dict]:
     tsv = bids_root / "participants.tsv"
     if not tsv.exists(): return {}
     out = {}
-    with open(tsv, newline="") as f:
-        for row in csv.DictReader(f, delimiter="\t"):
-            pid = row.pop("participant_id", None)
-            if not pid: raise DataError("a row has no participant_id", tsv)
-            meta = {k: _parse_value(v) for k, v in row.items()}
-            if isinstance(meta.get("sex"), str): meta["sex"] = _SEX.get(meta["sex"].lower(), meta["sex"])
-            if isinstance(meta.get("age"), int): meta["age"] = float(meta["age"])
-            out[pid] = meta
+    for row in csv.DictReader(read_text(tsv, "participants table").splitlines(), delimiter="\t"):
+        pid = row.pop("participant_id", None)
+        if not pid: raise DataError("a row has no participant_id", tsv)
+        meta = {k: _parse_value(v) for k, v in row.items()}
+        if isinstance(meta.get("sex"), str): meta["sex"] = _SEX.get(meta["sex"].lower(), meta["sex"])
+        if isinstance(meta.get("age"), int): meta["age"] = float(meta["age"])
+        out[pid] = meta
     return out
 
 # %% ../nbs/02_cohorts.ipynb #f2ac183f
-def _repetition_time(bold: Path, bids_root: Path) -> float:
-    "RepetitionTime from the run's sidecar, or the nearest one up the tree (BIDS inheritance)."
+def _repetition_time(bold: Path, bids_root: Path, record: str | None = None) -> float:
+    "RepetitionTime (s) from the run's sidecar, or the nearest one up the tree (BIDS inheritance); a bad one names its sidecar."
     stem = bold.name.removesuffix(".gz").removesuffix(".nii")
     entities = [e for e in stem.split("_") if not e.startswith(("sub-", "ses-", "run-"))]
     candidates = [bold.with_name(stem + ".json")]
@@ -368,11 +465,14 @@ def _repetition_time(bold: Path, bids_root: Path) -> float:
         candidates += [d / ("_".join(entities) + ".json")]
         if d == bids_root: break
     for c in candidates:
-        if c.exists():
-            try: tr = json.loads(c.read_text()).get("RepetitionTime")
-            except json.JSONDecodeError as e: raise DataError(f"sidecar is not valid JSON ({e})", c)
-            if tr is not None: return float(tr)
-    raise DataError("no RepetitionTime in a JSON sidecar (looked beside the run and up to the BIDS root)", bold)
+        if not c.exists(): continue
+        sidecar = read_json(c, "sidecar", record)
+        if not isinstance(sidecar, dict): raise DataError(f"sidecar must be a JSON object, not {type(sidecar).__name__}", c, record)
+        tr = sidecar.get("RepetitionTime")
+        if tr is None: continue
+        if why := _not_seconds(tr): raise DataError(f"RepetitionTime {why}", c, record)
+        return float(tr)
+    raise DataError("no RepetitionTime in a JSON sidecar (looked beside the run and up to the BIDS root)", bold, record)
 
 # %% ../nbs/02_cohorts.ipynb #805a17f5
 def _check_t1w(path: Path, shape: tuple, bids_root: Path, rid: str) -> dict:
@@ -383,13 +483,13 @@ def _check_dwi(path: Path, shape: tuple, bids_root: Path, rid: str) -> dict:
     bval, bvec = gradient_files(path)
     for f in (bval, bvec):
         if not f.exists(): raise DataError(f"diffusion series without its {f.suffix} file", path, rid)
-    n = len(bval.read_text().split())
+    n = len(read_text(bval, "b-values file", rid).split())
     if len(shape) != 4 or shape[3] != n: raise DataError(f"{n} b-values for an image of shape {shape}", path, rid)
     return {}
 
 def _check_rest_bold(path: Path, shape: tuple, bids_root: Path, rid: str) -> dict:
     if len(shape) != 4: raise DataError(f"BOLD run is {len(shape)}D {shape}, expected 4D", path, rid)
-    return {"tr": _repetition_time(path, bids_root), "n_frames": int(shape[3])}
+    return {"tr": _repetition_time(path, bids_root, rid), "n_frames": int(shape[3])}
 
 BIDS_PATTERNS: dict[str, dict] = {   # modality -> datatype folder, file patterns, check(path, shape, bids_root, record) -> metadata
     "T1":     {"folder": "anat", "globs": ("*_T1w.nii.gz", "*_T1w.nii"), "check": _check_t1w},
@@ -436,6 +536,7 @@ def ingest_bids(bids_root: str | os.PathLike,   # the BIDS dataset
         for ses in sessions:
             rid = sub.name if ses == sub or len(sessions) == 1 else f"{sub.name}_{ses.name}"
             try:
+                if why := unsafe_name(rid): raise DataError(f"subject id {why}", ses, _shown(rid))
                 paths, info = _ingest_session(ses, bids_root, rid)
                 if not paths: raise DataError("no image matches BIDS_PATTERNS (" + ", ".join(
                     f"{p['folder']}/{p['globs'][0]}" for p in BIDS_PATTERNS.values()) + ")", ses, rid)
@@ -459,37 +560,88 @@ def ingest_bids(bids_root: str | os.PathLike,   # the BIDS dataset
 def _raw_prep(cohort: str, modality: str, **overrides) -> Preprocessing:
     return preprocessing_for(cohort, modality, **{**overrides, "scaling": "none"})
 
-def compute_cohort_stats(manifest: Manifest, modalities: Sequence[str] | None = None,
-                         progress: bool = True, **overrides) -> dict:
+def _record_settings(manifest: Manifest, rec: dict, modality: str, overrides: dict) -> dict:
+    "A record's cohort settings of `modality` with the overrides; an unknown cohort names the manifest and the record."
+    try: s = cohort_settings(rec["cohort"], modality)
+    except DataError as e: raise ManifestError(e.reason, manifest.path, rec["subject_id"]) from None
+    return {**s, **{k: v for k, v in overrides.items() if v is not None}}
+
+def compute_cohort_stats(manifest: Manifest, modalities: Sequence[str] | None = None, progress: bool = True,
+                         skipped: SkipLog | None = None,    # where a record's `DataError` goes (its policy applies); None: raise it
+                         **overrides) -> dict:
     "Global foreground intensity statistics {cohort: {modality: stats dict}} of the modalities whose scaling needs them."
-    accs: dict = {}
+    log, accs = skipped if skipped is not None else SkipLog("raise"), {}
     todo = [(r, m) for r in manifest for m in r["modality_paths"] if (modalities is None or m in modalities)
-            and "stats" in SCALINGS[{**cohort_settings(r["cohort"], m), **overrides}.get("scaling", "none")].needs]
+            and "stats" in getattr(SCALINGS.get(_record_settings(manifest, r, m, overrides).get("scaling", "none")), "needs", ())]
     for rec, m in tqdm(todo, desc="intensity statistics", disable=not progress):
         prep = _raw_prep(rec["cohort"], m, **overrides)
-        vol = preprocess(manifest.path_of(rec, m), m, prep, rec["subject_id"])
+        try: vol = preprocess(manifest.path_of(rec, m), m, prep, rec["subject_id"])
+        except DataError as e: log.handle(e); continue
         bg = background_value(vol.data, prep.background) if prep.background in ("min", "corner") else float(prep.background)
         accs.setdefault(rec["cohort"], {}).setdefault(m, StatsAccumulator()).add(vol.data, bg)
-    return {c: {m: a.result().to_dict() for m, a in d.items()} for c, d in accs.items()}
+    out = {}
+    for c, per in accs.items():
+        for m, acc in per.items():
+            try: out.setdefault(c, {})[m] = acc.result().to_dict()
+            except DataError as e: raise DataError(f"{c}.{m}: {e.reason}", manifest.path) from None
+    return check_stats(out, manifest.path)
+
+# %% ../nbs/02_cohorts.ipynb #f11eceaf
+MIN_STD = 1e-6
+_STATS_FIELDS = ("mean", "std", "min", "max")
+
+def check_stats(stats, source: str | os.PathLike | None = None) -> dict:
+    "`stats` ({cohort: {modality: {mean, std, min, max, ...}}}) when every value can scale intensities; else a `DataError` naming the key."
+    if not isinstance(stats, dict): raise DataError(f"statistics must map cohort -> modality -> statistics, not {type(stats).__name__}", source)
+    for c, per in stats.items():
+        if not isinstance(per, dict): raise DataError(f"{c}: must map modality -> statistics, not {_shown(per)}", source)
+        for m, st in per.items():
+            key = f"{c}.{m}"
+            if m not in MODALITIES: raise DataError(f"{key}: unknown modality {m!r}; known: {', '.join(MODALITIES)}", source)
+            if not isinstance(st, dict): raise DataError(f"{key}: must be a mapping of {', '.join(_STATS_FIELDS)}, not {_shown(st)}", source)
+            for f in _STATS_FIELDS:
+                if f not in st: raise DataError(f"{key}.{f} is missing", source)
+                v = st[f]
+                if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+                    raise DataError(f"{key}.{f} is {_shown(v)}, not a finite number (recompute with `brainvlm stats`)", source)
+            if st["std"] <= MIN_STD:
+                raise DataError(f"{key}.std is {st['std']!r}, at most {MIN_STD}: scaling by it sends intensities to inf "
+                                "(constant images? recompute with `brainvlm stats` on the training split)", source)
+            if st["min"] > st["max"]: raise DataError(f"{key}: min {st['min']!r} is above max {st['max']!r}", source)
+    return stats
 
 def load_stats(path: str | os.PathLike) -> dict:
-    "Statistics JSON written by `brainvlm stats`."
-    try: return json.loads(Path(path).read_text())
-    except FileNotFoundError: raise DataError("statistics file not found (run `brainvlm stats` first)", path)
+    "Statistics JSON written by `brainvlm stats`, checked (`check_stats`)."
+    path = Path(path)
+    if not path.exists(): raise DataError("statistics file not found (run `brainvlm stats` first)", path)
+    return check_stats(read_json(path, "statistics file"), path)
+
+# %% ../nbs/02_cohorts.ipynb #25fe72ab
+def _record_prep(manifest: Manifest, rec: dict, modality: str, stats=None, **overrides) -> Preprocessing:
+    "`preprocessing_for` a record's cohort and modality; an unknown cohort names the manifest and the record."
+    try: return preprocessing_for(rec["cohort"], modality, stats=stats, **overrides)
+    except DataError as e: raise ManifestError(e.reason, manifest.path, rec["subject_id"]) from None
 
 def cache_manifest(manifest: Manifest, cache: VolumeCache | str | os.PathLike, stats: dict | None = None,
                    modalities: Sequence[str] | None = None, on_error: str = "raise", progress: bool = True,
                    **overrides) -> dict:
-    "Preprocess and cache every record's modalities; returns counts of cached, reused and skipped entries."
+    "Preprocess and cache every record's modalities; returns counts of entries cached, reused, repaired and skipped, and partial files removed."
     cache = cache if isinstance(cache, VolumeCache) else VolumeCache(cache)
     log, counts, t0 = SkipLog(on_error), Counter(), time.perf_counter()
+    partials = cache.clean_partials()                    # left by killed writers
     todo = [(r, m) for r in manifest for m in r["modality_paths"] if modalities is None or m in modalities]
     for rec, m in tqdm(todo, desc="caching volumes", disable=not progress):
         st = (stats or {}).get(rec["cohort"], {}).get(m)
-        prep = preprocessing_for(rec["cohort"], m, stats=st, **overrides)
-        src = manifest.path_of(rec, m)
-        if cache.lookup(rec["cohort"], rec["subject_id"], m, prep, src) is not None: counts["reused"] += 1; continue
-        try: cache.put(rec["cohort"], rec["subject_id"], m, prep, src, rec["subject_id"]); counts["cached"] += 1
-        except DataError as e: log.handle(e); counts["skipped"] += 1
-    return {"cached": counts["cached"], "reused": counts["reused"], "skipped": counts["skipped"], "skip_log": log,
-            "seconds": round(time.perf_counter() - t0, 2)}
+        prep = _record_prep(manifest, rec, m, st, **overrides)
+        src, key, n_damaged = manifest.path_of(rec, m), (rec["cohort"], rec["subject_id"], m, prep), len(cache.repaired)
+        if cache.lookup(*key, src, verify=True) is not None: counts["reused"] += 1; continue
+        done = "repaired" if len(cache.repaired) > n_damaged else "cached"     # a damaged entry (size, checksum) is rewritten
+        try: cache.put(*key, src, rec["subject_id"])
+        except DataError as e: log.handle(e); counts["skipped"] += 1; continue
+        except OSError as e:                             # a full disk, an unwritable cache: stop, whatever on_error says
+            raise BrainVLMError(f"record {rec['subject_id']}: {e.filename or cache.entry(*key)}: cannot write the cache entry "
+                                f"({e.strerror or e}); stopped after caching {counts['cached'] + counts['repaired']} entries of {manifest.path or 'the manifest'} "
+                                "(free space or fix the cache folder, then run again: cached entries are reused)") from None
+        counts[done] += 1
+    return {"cached": counts["cached"], "reused": counts["reused"], "repaired": counts["repaired"], "skipped": counts["skipped"],
+            "partials_removed": partials, "skip_log": log, "seconds": round(time.perf_counter() - t0, 2)}

@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_core.ipynb #4645cfb8
 from __future__ import annotations
-import contextlib, hashlib, json, os, random, tempfile
+import contextlib, hashlib, json, os, random, re, secrets, socket
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,8 +15,8 @@ from omegaconf import DictConfig, OmegaConf
 
 # %% auto #0
 __all__ = ['MODALITIES', 'IMAGE_TOKEN', 'ModalitySpec', 'register_modality', 'BrainVLMError', 'DataError', 'ManifestError',
-           'ConfigError', 'get_modality', 'SkipLog', 'load_config', 'save_config', 'atomic_write', 'write_json',
-           'settings_hash', 'seed_everything']
+           'ConfigError', 'get_modality', 'SkipLog', 'load_config', 'save_config', 'pid_alive', 'partial_path',
+           'atomic_write', 'orphan_partial', 'write_json', 'settings_hash', 'seed_everything']
 
 # %% ../nbs/00_core.ipynb #0f508d1b
 @dataclass(frozen=True)
@@ -64,15 +64,28 @@ register_modality(ModalitySpec("CT", 3, False, (128, 128, 128), (16, 16, 16),
 IMAGE_TOKEN = "<image>"   # placeholder for the image in a conversation's first human turn
 
 # %% ../nbs/00_core.ipynb #c3d6ef90
+_WORKER_TRACE = re.compile(r"Caught (\w+) (in DataLoader worker process \d+)\.\nOriginal Traceback")
+
+def _one_line(reason) -> str:
+    "`reason` as one line: a torch worker's re-raised traceback becomes its last error line; other lines are joined."
+    text = str(reason)
+    if (m := _WORKER_TRACE.match(text)):
+        last = [l for l in text.splitlines() if re.match(rf"(?:[\w.]+\.)?{m[1]}: ", l)]
+        if last: return last[-1].split(": ", 1)[1] + f" (raised {m[2]})"
+    return " | ".join(l.strip() for l in text.splitlines() if l.strip())
+
 class BrainVLMError(Exception):
-    "Base class of the workbench's own errors."
+    "Base class of the workbench's own errors: a message of one line."
+    def __init__(self, *args): super().__init__(*(_one_line(a) if isinstance(a, str) else a for a in args))
 
 class DataError(BrainVLMError):
-    "Bad input data: names the file and the manifest record it belongs to."
+    "Bad input data, in one line that names the file and the manifest record it belongs to."
     def __init__(self, reason: str, file: str | os.PathLike | None = None, record: str | None = None):
-        self.reason, self.file, self.record = reason, (str(file) if file is not None else None), record
+        self.reason, self.file, self.record = _one_line(reason), (str(file) if file is not None else None), record
         where = [p for p in (f"record {record}" if record else None, str(file) if file is not None else None) if p]
-        super().__init__((": ".join(where) + ": " if where else "") + reason)
+        super().__init__((": ".join(where) + ": " if where else "") + self.reason)
+
+    def __reduce__(self): return type(self), (self.reason, self.file, self.record)
 
 class ManifestError(DataError):
     "A manifest record that breaks the manifest contract."
@@ -90,7 +103,7 @@ def get_modality(name: str, record: str | None = None) -> ModalitySpec:
 class SkipLog:
     "Applies the `on_error` policy ('raise' or 'skip') and remembers what was skipped and why."
     def __init__(self, on_error: str = "raise"):
-        if on_error not in ("raise", "skip"): raise ValueError(f"on_error must be 'raise' or 'skip', not {on_error!r}")
+        if on_error not in ("raise", "skip"): raise ConfigError(f"on_error must be 'raise' or 'skip', not {on_error!r}")
         self.on_error, self.skipped = on_error, []
 
     def handle(self, err: DataError):
@@ -126,12 +139,43 @@ def _walk_keys(obj, prefix=""):
             yield key
             yield from _walk_keys(v, key)
 
+def _yaml(text: str, where: str):
+    "Parse YAML text; a syntax error is a one-line ConfigError with its line and column."
+    import yaml
+    try: return OmegaConf.create(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        raise ConfigError(f"{where}: not valid YAML{at}: {getattr(e, 'problem', None) or e}") from None
+
+def _read_config(path: str | os.PathLike) -> DictConfig:
+    p = Path(path)
+    try: text = p.read_text(encoding="utf-8")
+    except FileNotFoundError: raise ConfigError(f"config file not found: {p}") from None
+    except IsADirectoryError: raise ConfigError(f"{p}: a folder, not a YAML config file") from None
+    except UnicodeDecodeError as e: raise ConfigError(f"{p}: not UTF-8 text (byte {e.start} is {e.object[e.start]:#04x})") from None
+    except OSError as e: raise ConfigError(f"{p}: cannot read the config ({e.strerror})") from None
+    cfg = _yaml(text, str(p))
+    if not isinstance(cfg, DictConfig): raise ConfigError(f"{p}: a config must be a mapping of keys to settings, not a list")
+    return cfg
+
+def _overrides(overrides: Sequence[str] | str) -> DictConfig:
+    "Dotlist overrides (`key.path=value`; one string is one override), each checked: no `=`, or a value that is not YAML, names it."
+    import yaml
+    overrides = [overrides] if isinstance(overrides, str) else [str(o) for o in overrides]
+    for o in overrides:
+        key, eq, _ = o.partition("=")
+        if not eq or not key.strip(): raise ConfigError(f"override {o!r}: write it as key.path=value")
+        try: OmegaConf.from_dotlist([o])
+        except yaml.YAMLError as e: raise ConfigError(f"override {o!r}: the value is not valid YAML ({getattr(e, 'problem', None) or e})") from None
+    return OmegaConf.from_dotlist(overrides)
+
 def load_config(path: str | os.PathLike | None = None,  # a YAML file, or None for an empty config
                 overrides: Sequence[str] = (),           # dotlist overrides, e.g. ["trainer.max_steps=10"]
                 ) -> DictConfig:
-    "Read a YAML config and apply dotlist overrides."
-    cfg = OmegaConf.load(path) if path is not None else OmegaConf.create({})
-    if overrides: cfg = OmegaConf.merge(cfg, OmegaConf.from_dotlist(list(overrides)))
+    "Read a YAML config and apply dotlist overrides; a file or override that cannot be read is a `ConfigError` naming it."
+    cfg = _read_config(path) if path is not None else OmegaConf.create({})
+    if overrides: cfg = OmegaConf.merge(cfg, _overrides(overrides))
     _check_no_secrets(cfg, str(path or "overrides"))
     return cfg
 
@@ -140,12 +184,30 @@ def save_config(cfg: DictConfig, path: str | os.PathLike):
     with atomic_write(path, "w") as f: f.write(OmegaConf.to_yaml(cfg, resolve=True))
 
 # %% ../nbs/00_core.ipynb #28fccbae
+_HOST = re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname().split(".")[0])[:32] or "host"
+
+def pid_alive(pid: int) -> bool:
+    "Whether process `pid` runs on this machine (a process of another user counts)."
+    if pid <= 0: return True                   # not a pid atomic_write writes: never call it dead
+    try: os.kill(pid, 0)
+    except ProcessLookupError: return False
+    except PermissionError: pass
+    return True
+
+def partial_path(path: str | os.PathLike, pid: int | None = None) -> Path:
+    "A temporary file beside `path` for process `pid` (this one by default) to write it through: `.{name}.{pid}.{host}.{random}.partial`."
+    path = Path(path)
+    return path.parent / f".{path.name[:160]}.{os.getpid() if pid is None else pid}.{_HOST}.{secrets.token_hex(4)}.partial"
+
 @contextlib.contextmanager
 def atomic_write(path: str | os.PathLike, mode: str = "wb"):
-    "Open a temporary file beside `path`; on success, fsync it and move it onto `path` in one step."
+    "Write `path` through a temporary file beside it; on success, fsync it and move it onto `path` in one step."
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+    while True:
+        tmp = partial_path(path)
+        try: fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666); break      # the umask applies, as with open()
+        except FileExistsError: continue
     try:
         with os.fdopen(fd, mode) as f:
             yield f
@@ -154,6 +216,12 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb"):
     except BaseException:
         with contextlib.suppress(FileNotFoundError): os.unlink(tmp)
         raise
+
+def orphan_partial(path: str | os.PathLike) -> bool:
+    "Whether `path` is a temporary file of `atomic_write` (see `partial_path`) whose writer, on this machine, is no longer running."
+    parts = Path(path).name.split(".")
+    if len(parts) < 6 or parts[-1] != "partial" or not parts[-4].isdigit() or parts[-3] != _HOST: return False
+    return not pid_alive(int(parts[-4]))
 
 def write_json(obj, path: str | os.PathLike, indent: int | None = 1):
     "Write `obj` as JSON, atomically."

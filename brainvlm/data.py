@@ -4,7 +4,7 @@
 
 # %% ../nbs/04_data.ipynb #c1095f9c
 from __future__ import annotations
-import dataclasses, inspect, math, os
+import dataclasses, inspect, math, os, stat
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
@@ -14,7 +14,8 @@ import torch
 from torch.utils.data import Dataset, Sampler
 
 from .core import DataError, ConfigError, SkipLog, get_modality, IMAGE_TOKEN
-from .io import (VolumeCache, Preprocessing, load_volume, nifti_shape, fmri_windows, temporal_downsample_factor, FrameFolder, check_values)
+from .io import (VolumeCache, Preprocessing, load_volume, fmri_windows, temporal_downsample_factor, FrameFolder, check_values,
+                         check_path, check_source, dicom_image)
 from .cohorts import Manifest, QUESTION_KINDS, truth_grid, cohort_settings, preprocessing_for
 
 # %% auto #0
@@ -168,6 +169,7 @@ class ModalityDataset(Dataset):
         for i, rec in enumerate(manifest):
             if modality not in rec["modality_paths"]: continue
             try:
+                if self.skipped.on_error == "skip": self._preflight(rec)
                 for conv, task in self._conversations(rec):
                     tokens = text(conv, modality, rec["subject_id"])
                     for frames in self._frames(rec): self.items.append((i, tokens, task, frames))
@@ -178,6 +180,13 @@ class ModalityDataset(Dataset):
     def override_keys(cls) -> set[str]: return {f.name for f in dataclasses.fields(Preprocessing)} - {"stats"}
     def _conversations(self, rec): return conversation_samples(rec["conversations"], self.split_turns)
     def _frames(self, rec): return [None]
+
+    def _preflight(self, rec):
+        "Make sure the record's pixels can be loaded later: a valid cache entry (else written now), or without a cache the cheap `check_source`."
+        path, rid = self.manifest.path_of(rec, self.modality), rec["subject_id"]
+        if self.cache is None: check_source(path, self.modality, rid); return
+        prep = self.prep(rec)
+        if self.cache.lookup(rec["cohort"], rid, self.modality, prep, path) is None: self.cache.put(rec["cohort"], rid, self.modality, prep, path, rid)
 
     def prep(self, rec):
         "The record's `Preprocessing` (its cohort's preset, these statistics and overrides)."
@@ -243,16 +252,14 @@ class FMRIWindowDataset(ModalityDataset):
         super().__init__(manifest, modality, text, **kw)
 
     def _frames(self, rec):
-        path = self.manifest.path_of(rec, self.modality)
-        if path.is_dir(): n = FrameFolder(path, rec["subject_id"]).n_frames
-        else:
-            shape = nifti_shape(path, rec["subject_id"])
-            if len(shape) != 4: raise DataError(f"{self.modality} needs a 4D image, this one is {len(shape)}D {shape}", path, rec["subject_id"])
-            n = shape[3]
+        path, rid = self.manifest.path_of(rec, self.modality), rec["subject_id"]
+        shape = check_source(path, self.modality, rid)
+        n = FrameFolder(path, rid).n_frames if shape is None else shape[3]
         s = cohort_settings(rec["cohort"], self.modality)
-        tr = rec["metadata"].get("tr") or s.get("tr")
-        wins = fmri_windows(n, downsample=temporal_downsample_factor(tr, s.get("target_tr")), **self.window)
-        if not wins: raise DataError(f"run of {n} frames is shorter than one window ({self.window})", path, rec["subject_id"])
+        tr = rec["metadata"].get("tr")
+        wins = fmri_windows(n, downsample=temporal_downsample_factor(s.get("tr") if tr is None else tr, s.get("target_tr"), rid, path),
+                            **self.window)
+        if not wins: raise DataError(f"run of {n} frames is shorter than one window ({self.window})", path, rid)
         return wins
 
 # %% ../nbs/04_data.ipynb #47066134
@@ -295,17 +302,19 @@ class VolumeAugment:
 
 # %% ../nbs/04_data.ipynb #719a4459
 def read_image_2d(path: str | os.PathLike, frame: int = 0, record: str | None = None) -> np.ndarray:
-    "A 2D image as float32 `(H, W)`: PNG/JPEG (Pillow) or DICOM (pydicom; `frame` of a multi-frame clip)."
+    "A 2D image as float32 grey `(H, W)`, as a viewer shows it: PNG/JPEG (Pillow) or DICOM (`dicom_image`; `frame` of a multi-frame clip)."
     path = Path(path)
-    if not path.exists(): raise DataError("file not found", path, record)
+    if stat.S_ISDIR(check_path(path, record).st_mode): raise DataError("a folder, not an image file", path, record)
     try:
         if path.suffix.lower() in (".dcm", ".dicom", ""):
             import pydicom
             ds = pydicom.dcmread(path)
-            arr = ds.pixel_array.astype(np.float32)
-            n_frames = int(getattr(ds, "NumberOfFrames", 1) or 1)
-            if n_frames > 1: arr = arr[frame]
-            if arr.ndim == 3: arr = arr.mean(-1)                  # colour (e.g. ultrasound RGB) -> grey
+            n = int(ds.get("NumberOfFrames", 1) or 1)
+            if not (isinstance(frame, (int, np.integer)) and 0 <= frame < n):
+                raise DataError(f"frame {frame!r} asked of a file with {n} frame(s)", path, record)
+            arr = dicom_image(ds, record, frame=int(frame) if n > 1 else None)[0]
+            if arr.ndim == 3: arr = arr.mean(-1)                  # colour (e.g. ultrasound) -> grey
+            if str(ds.get("PhotometricInterpretation", "")).strip().upper() == "MONOCHROME1": arr = arr.max() + arr.min() - arr
         else:
             from PIL import Image
             arr = np.asarray(Image.open(path).convert("L"), dtype=np.float32)
@@ -337,6 +346,10 @@ class Image2DDataset(ModalityDataset):
 
     @classmethod
     def override_keys(cls) -> set[str]: return {"grid"}
+
+    def _preflight(self, rec):
+        "Under on_error='skip': a 2D image is small, so it is read once (no cache involved)."
+        read_image_2d(self.manifest.path_of(rec, self.modality), rec["metadata"].get("frame", 0), rec["subject_id"])
 
     def load(self, i: int) -> torch.Tensor:
         "The pixels of item `i`: the image (or the record's `frame` of a clip) fitted to the grid, augmented when training."

@@ -11,13 +11,13 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .core import ConfigError, write_json
+from .core import ConfigError, SkipLog, write_json
 from .trainer import generate_answer
 
 # %% auto #0
 __all__ = ['METRICS', 'PANELS', 'parse_answer', 'answer_logprob', 'truth_keys', 'predict', 'register_metric', 'scored_rows',
            'accuracy_metric', 'detection_metric', 'mae_metric', 'text_metric', 'metric_of', 'metrics', 'write_metrics',
-           'confusion_panel', 'scatter_panel', 'plot_evaluation', 'load_run', 'evaluate_run', 'ask',
+           'confusion_panel', 'scatter_panel', 'plot_evaluation', 'final_folder', 'load_run', 'evaluate_run', 'ask',
            'add_evaluate_command']
 
 # %% ../nbs/09_evaluate.ipynb #20b8c7a8
@@ -178,33 +178,52 @@ def plot_evaluation(pred: pd.DataFrame):
     plt.tight_layout(); return fig
 
 # %% ../nbs/09_evaluate.ipynb #c8d6ccbb
+def final_folder(run_dir: str | Path) -> Path:
+    "`run_dir/final`, checked: the run folder exists, its training finished, and `final/` holds a whole model."
+    from brainvlm.run import existing_folder
+    run = existing_folder(run_dir); final = run / "final"
+    if not final.is_dir():
+        if (run / "config.yaml").exists():
+            raise ConfigError(f"{run} has no final/ model: its training has not finished (continue it with `brainvlm train {run / 'config.yaml'} resume=true`)")
+        raise ConfigError(f"{run} is not a run folder (no config.yaml, no final/)")
+    lora = (final / "adapter_config.json").exists()
+    if not any((final / w).exists() for w in (("adapter_model.safetensors",) if lora else ("model.safetensors", "model.safetensors.index.json"))) \
+       or not (final / ("adapter_config.json" if lora else "config.json")).exists():
+        raise ConfigError(f"{final} is incomplete (no {'adapter' if lora else 'model'} weights or config): it was not written by a finished run")
+    return final
+
 def load_run(run_dir: str | Path):
     "The final model (in eval mode) and processor of a trained run folder, with `from_pretrained`."
     from transformers import AutoModelForImageTextToText, AutoProcessor
-    final = Path(run_dir) / "final"
+    final = final_folder(run_dir)
     if (final / "adapter_config.json").exists():          # a LoRA run: its base, then the adapters and the other trained parameters
         from omegaconf import OmegaConf
         from brainvlm.run import load_model
         from brainvlm.models import load_adapter
         base, _ = load_model(OmegaConf.load(Path(run_dir) / "config.yaml"), adapters=False)   # the saved config is resolved
         return load_adapter(base, final).eval(), AutoProcessor.from_pretrained(final)
-    if not (final / "config.json").exists(): raise ConfigError(f"{run_dir} holds no trained model (no final/config.json): not a finished run")
     try:
         model = AutoModelForImageTextToText.from_pretrained(final).eval()
     except RuntimeError as e:
         if "ignore_mismatched_sizes" not in str(e): raise
         raise ConfigError(f"{final}: its weights do not fit the model its config.json describes (the shapes are listed "
                           "above): a run saved by another brainvlm version, or a config edited after training") from None
+    except (OSError, ValueError) as e:
+        raise ConfigError(f"{final}: cannot load the model ({' '.join(str(e).split())})") from None
     return model, AutoProcessor.from_pretrained(final)
 
 def evaluate_run(run_dir: str | Path, split: str = "test", progress: bool = True) -> dict:
     "Metrics of a trained run on a held-out split, written under `run_dir/eval-<split>/`."
-    from brainvlm.run import load_run_config, build_datasets, config_stats, manifests
+    from brainvlm.run import load_run_config, build_datasets, check_splits, config_stats, manifests
     run_dir = Path(run_dir)
     cfg = load_run_config(run_dir)
+    check_splits(cfg, ("train", split))                   # no subject it trained on among those it is scored on
     model, proc = load_run(run_dir)
     text = proc.conversation_tokenizer(max_seq_length=cfg.max_seq_length)
-    data = build_datasets(cfg, text, split, config_stats(cfg))
+    skipped = SkipLog("skip")                             # what the run's `on_error: skip` leaves out
+    data = build_datasets(cfg, text, split, config_stats(cfg), skipped)
+    if len(skipped): print(skipped.summary())
+    if not data.datasets: raise ConfigError(f"{run_dir}: the run's manifests hold no {split} record of its modalities")
     pred = pd.concat([predict(model, text, proc.tokenizer, ds, progress=progress) for ds in data.datasets.values()], ignore_index=True)
     ages = [r["metadata"]["age"] for m in cfg.dataset for man in manifests(cfg, m, "train") for r in man if "age" in r["metadata"]]
     result = metrics(pred, train_mean_age=float(np.mean(ages)) if ages else float("nan"))

@@ -4,7 +4,7 @@
 
 # %% ../nbs/01_io.ipynb #85d336a5
 from __future__ import annotations
-import json, os, shutil, zlib, gzip
+import contextlib, errno, hashlib, json, os, re, shutil, stat, warnings, zlib, gzip
 from collections import Counter
 from dataclasses import dataclass, asdict, field
 from pathlib import Path
@@ -15,17 +15,18 @@ import numpy as np
 from nibabel.orientations import io_orientation, axcodes2ornt, apply_orientation, inv_ornt_aff
 from scipy import ndimage
 
-from .core import DataError, ConfigError, get_modality, atomic_write, write_json, settings_hash
+from .core import DataError, ConfigError, get_modality, atomic_write, write_json, settings_hash, orphan_partial
 
 # %% auto #0
-__all__ = ['MNI152_T1', 'NIBABEL_BOLD', 'NITIME_BOLD', 'DIPY_DWI', 'GRID_POLICIES', 'SCALINGS', 'INVESALIUS_CT', 'FOLDER_READERS',
-           'DWI_MAPS', 'REDUCTIONS', 'package_data', 'Volume', 'to_canonical', 'check_values', 'check_rank',
-           'nifti_shape', 'load_nifti', 'background_value', 'fit_to_grid', 'IntensityStats', 'StatsAccumulator',
-           'register_scaling', 'check_scaling', 'scale_intensity', 'no_scaling', 'minmax', 'znorm_zeroback',
-           'znorm_minback', 'ct_window', 'temporal_downsample_factor', 'fmri_windows', 'FrameFolder',
-           'read_dicom_series', 'write_ct_series', 'invesalius_ct_series', 'register_folder_reader',
-           'read_frame_folder', 'read_dicom_folder', 'read_source', 'Preprocessing', 'gradient_files', 'dwi_scalar_map',
-           'register_reduction', 'dwi_map', 'preprocess', 'VolumeCache', 'load_volume']
+__all__ = ['MNI152_T1', 'NIBABEL_BOLD', 'NITIME_BOLD', 'DIPY_DWI', 'MAX_VOXELS', 'GRID_POLICIES', 'MAX_CROP_LOSS', 'SCALINGS',
+           'INVESALIUS_CT', 'FOLDER_READERS', 'DWI_MAPS', 'REDUCTIONS', 'package_data', 'Volume', 'to_canonical',
+           'check_path', 'check_values', 'check_rank', 'max_voxels', 'nifti_shape', 'load_nifti', 'background_value',
+           'foreground', 'fit_to_grid', 'IntensityStats', 'StatsAccumulator', 'register_scaling', 'check_scaling',
+           'scale_intensity', 'usable_stats', 'no_scaling', 'minmax', 'znorm_zeroback', 'znorm_minback', 'ct_window',
+           'check_tr', 'temporal_downsample_factor', 'fmri_windows', 'FrameFolder', 'dicom_image', 'read_dicom_series',
+           'write_ct_series', 'invesalius_ct_series', 'register_folder_reader', 'read_frame_folder',
+           'read_dicom_folder', 'read_source', 'check_source', 'Preprocessing', 'gradient_files', 'dwi_scalar_map',
+           'register_reduction', 'dwi_map', 'preprocess', 'storage_dtype', 'file_sha256', 'VolumeCache', 'load_volume']
 
 # %% ../nbs/01_io.ipynb #bbe3f8c6
 def package_data(package: str, *parts: str) -> Path:
@@ -64,6 +65,17 @@ def to_canonical(data: np.ndarray, affine: np.ndarray) -> tuple[np.ndarray, np.n
     data = apply_orientation(data, ornt)
     return data, affine @ inv_ornt_aff(ornt, data.shape[:3])
 
+# %% ../nbs/01_io.ipynb #14459e52
+def check_path(path: str | os.PathLike, record: str | None = None) -> os.stat_result:
+    "The `stat` of a source path; a DataError saying what is wrong when it is missing, a broken or looping link, or unreadable."
+    try: return os.stat(path)
+    except OSError as e:
+        p = Path(path)
+        if e.errno == errno.ELOOP: raise DataError("a symbolic link loop (the link leads back to itself)", p, record) from None
+        if p.is_symlink(): raise DataError(f"a broken symbolic link (to {os.readlink(p)}, which does not exist)", p, record) from None
+        if e.errno in (errno.ENOENT, errno.ENOTDIR): raise DataError("file not found", p, record) from None
+        raise DataError(f"cannot read it ({e.strerror})", p, record) from None
+
 # %% ../nbs/01_io.ipynb #19bb6ae8
 _READ_ERRORS = (OSError, EOFError, zlib.error, ValueError, gzip.BadGzipFile, nib.filebasedimages.ImageFileError)
 
@@ -84,13 +96,41 @@ def check_rank(shape: Sequence[int], modality: str, file=None, record=None) -> t
     return s
 
 # %% ../nbs/01_io.ipynb #5fa05ff1
+MAX_VOXELS = 2 ** 31        # default cap on the voxels a header may claim (env BRAINVLM_MAX_VOXELS)
+
+def max_voxels() -> int:
+    "The cap on a header's voxel count: `BRAINVLM_MAX_VOXELS` if set, else `MAX_VOXELS`."
+    v = os.environ.get("BRAINVLM_MAX_VOXELS", "").strip()
+    if not v: return MAX_VOXELS
+    try: return int(float(v))
+    except ValueError: raise ConfigError(f"environment variable BRAINVLM_MAX_VOXELS={v!r} is not a number of voxels") from None
+
+def _check_header(img, path: Path, record: str | None):
+    "Refuse a header whose voxels cannot be read as intensities, or that claims more voxels than exist."
+    dtype, shape = img.get_data_dtype(), tuple(img.shape)
+    if dtype.kind == "c":
+        raise DataError(f"complex-valued voxels ({dtype}); brainvlm reads real intensities: save the magnitude "
+                        "(np.abs) or the phase as its own NIfTI file", path, record)
+    if dtype.kind not in "iuf":
+        raise DataError(f"voxels of type {dtype} are not intensities (an RGB or structured NIfTI?)", path, record)
+    n = int(np.prod(shape, dtype=np.int64))
+    if n > max_voxels():
+        raise DataError(f"the header claims a {'x'.join(map(str, shape))} image ({n:,} voxels), more than "
+                        f"BRAINVLM_MAX_VOXELS={max_voxels():,}: a corrupt header? (set BRAINVLM_MAX_VOXELS to read a bigger image)", path, record)
+    data_file = img.file_map["image"].filename
+    if data_file and str(data_file).endswith((".nii", ".img")):        # uncompressed: the file size is known in advance
+        need, have = int(getattr(img.dataobj, "offset", 0)) + n * dtype.itemsize, os.stat(data_file).st_size
+        if have < need: raise DataError(f"the header claims {need:,} bytes of header and voxels, the file holds {have:,}: truncated", data_file, record)
+
 def _open_nifti(path: Path, record: str | None = None):
-    if not path.exists(): raise DataError("file not found", path, record)
-    try: return nib.load(path)
+    if stat.S_ISDIR(check_path(path, record).st_mode): raise DataError("a folder, not a NIfTI file", path, record)
+    try: img = nib.load(path)
     except _READ_ERRORS as e: raise DataError(f"not a readable NIfTI file ({type(e).__name__}: {e})", path, record) from e
+    _check_header(img, path, record)
+    return img
 
 def nifti_shape(path: str | os.PathLike, record: str | None = None) -> tuple[int, ...]:
-    "The array shape in a NIfTI header (no voxel data read); a DataError naming the file when it cannot be read."
+    "The array shape in a NIfTI header (no voxel data read); a DataError naming the file when it cannot be read as an image."
     return tuple(_open_nifti(Path(path), record).shape)
 
 # %% ../nbs/01_io.ipynb #970d077b
@@ -110,6 +150,8 @@ def load_nifti(path: str | os.PathLike,             # a .nii or .nii.gz file
             data = np.asarray(img.dataobj[..., frames], dtype=np.float32)
         else:
             data = np.asarray(img.dataobj, dtype=np.float32).reshape(shape)
+    except MemoryError:
+        raise DataError(f"not enough memory to read a {img.shape} image as float32", path, record) from None
     except _READ_ERRORS as e:
         raise DataError(f"cannot read voxel data, the file may be truncated or corrupt ({type(e).__name__}: {e})", path, record) from e
     check_values(data, path, record)
@@ -118,7 +160,8 @@ def load_nifti(path: str | os.PathLike,             # a .nii or .nii.gz file
     return Volume(np.ascontiguousarray(data), affine, str(path))
 
 # %% ../nbs/01_io.ipynb #856752d0
-GRID_POLICIES = ("center", "pad", "crop", "resample")
+GRID_POLICIES = ("center", "pad", "crop", "resample", "brain")
+MAX_CROP_LOSS = 0.01        # fraction of non-background voxels `center` may crop away (more is an error; `crop` warns)
 
 def background_value(data: np.ndarray, background: float | str = 0.0) -> float:
     "The background intensity: a number, 'min' (the volume's minimum) or 'corner' (the first voxel, as SwiFT uses)."
@@ -126,35 +169,92 @@ def background_value(data: np.ndarray, background: float | str = 0.0) -> float:
     if background == "corner": return float(data.reshape(-1)[0])
     return float(background)
 
-def fit_to_grid(vol: Volume, grid: Sequence[int], policy: str = "center",
-                background: float | str = 0.0, record: str | None = None) -> Volume:
-    "Crop/pad (around the centre) or resample the spatial axes of `vol` to `grid`."
-    grid = tuple(int(g) for g in grid)
-    if len(grid) != 3: raise ValueError(f"grid must have 3 axes, got {grid}")
-    if policy not in GRID_POLICIES: raise ValueError(f"grid policy must be one of {GRID_POLICIES}, not {policy!r}")
+def foreground(data: np.ndarray, background: float = 0.0) -> np.ndarray:
+    "Spatial mask of the voxels that differ from `background` (in any frame of a run)."
+    if data.ndim == 3: return data != background
+    fg = np.zeros(data.shape[:3], bool)
+    for t in np.ndindex(data.shape[3:]): fg |= data[(..., *t)] != background
+    return fg
+
+# %% ../nbs/01_io.ipynb #0229d5d1
+def _centre_on_grid(vol: Volume, grid: tuple, background: float) -> Volume:
+    "Crop/pad each spatial axis around the centre to `grid`."
     data, shape = vol.data, vol.data.shape[:3]
-    if shape == grid: return vol
-    if policy == "resample":
-        factors = [g / s for g, s in zip(grid, shape)] + [1.0] * (data.ndim - 3)
-        out = ndimage.zoom(data, factors, order=1, grid_mode=True, mode="nearest")
-        scale = np.diag([s / g for g, s in zip(grid, shape)] + [1.0])
-        shift = np.eye(4); shift[:3, 3] = [0.5 * (s / g - 1) for g, s in zip(grid, shape)]
-        return Volume(out.astype(np.float32), vol.affine @ shift @ scale, vol.source)
     diff = np.array(grid) - np.array(shape)
-    if policy == "pad" and (diff < 0).any():
-        raise DataError(f"volume {shape} is larger than the grid {grid} on some axis and the policy is 'pad' "
-                        "(choose 'crop', 'center' or 'resample')", vol.source, record)
-    if policy == "crop" and (diff > 0).any():
-        raise DataError(f"volume {shape} is smaller than the grid {grid} on some axis and the policy is 'crop' "
-                        "(choose 'pad', 'center' or 'resample')", vol.source, record)
     before = np.where(diff >= 0, diff // 2, -((-diff) // 2))   # negative: crop that many voxels at the start
     crop = tuple(slice(max(-b, 0), max(-b, 0) + min(s, g)) for b, s, g in zip(before, shape, grid))
     data = data[crop]
     pads = [(max(b, 0), max(d - b, 0)) for b, d in zip(before, diff)] + [(0, 0)] * (data.ndim - 3)
-    if any(p != (0, 0) for p in pads):
-        data = np.pad(data, pads, constant_values=background_value(vol.data, background))
+    if any(p != (0, 0) for p in pads): data = np.pad(data, pads, constant_values=background)
     shift = np.eye(4); shift[:3, 3] = -before  # voxel (0,0,0) of the new grid is voxel -before of the old
     return Volume(np.ascontiguousarray(data, dtype=np.float32), vol.affine @ shift, vol.source)
+
+def _resample(vol: Volume, shape: tuple) -> Volume:
+    "Trilinear resampling of the spatial axes to `shape`, the field of view kept (voxel centres on the grid's cells)."
+    old = vol.data.shape[:3]
+    factors = [g / s for g, s in zip(shape, old)] + [1.0] * (vol.data.ndim - 3)
+    out = ndimage.zoom(vol.data, factors, order=1, grid_mode=True, mode="nearest")
+    scale = np.diag([s / g for g, s in zip(shape, old)] + [1.0])
+    shift = np.eye(4); shift[:3, 3] = [0.5 * (s / g - 1) for g, s in zip(shape, old)]
+    return Volume(out.astype(np.float32), vol.affine @ shift @ scale, vol.source)
+
+def _shrink(vol: Volume, zoom: float, background: float) -> Volume:
+    "Trilinear resampling of the spatial axes by one `zoom` < 1 for all of them (the aspect ratio kept exactly); beyond the volume is background."
+    s = 1.0 / zoom
+    shape = tuple(max(1, int(np.ceil(n * zoom - 1e-9))) for n in vol.data.shape[:3])
+    frames = vol.data.reshape(vol.data.shape[:3] + (-1,))
+    out = np.stack([ndimage.affine_transform(frames[..., t], [s] * 3, [0.5 * s - 0.5] * 3, output_shape=shape, order=1,
+                                             mode="constant", cval=background) for t in range(frames.shape[3])], -1)
+    step = np.diag([s, s, s, 1.0]); step[:3, 3] = 0.5 * s - 0.5          # new voxel o sits at old voxel s*o + (s-1)/2
+    return Volume(out.reshape(shape + vol.data.shape[3:]).astype(np.float32), vol.affine @ step, vol.source)
+
+def _box(vol: Volume, lo, hi) -> Volume:
+    "The voxels `lo:hi` of each spatial axis."
+    shift = np.eye(4); shift[:3, 3] = lo
+    return Volume(np.ascontiguousarray(vol.data[tuple(slice(a, b) for a, b in zip(lo, hi))]), vol.affine @ shift, vol.source)
+
+# %% ../nbs/01_io.ipynb #6fff1c15
+def _crop_loss(vol: Volume, grid: tuple, background: float) -> float:
+    "Fraction of the non-background voxels that cropping around the centre to `grid` removes."
+    fg = foreground(vol.data, background); total = int(fg.sum())
+    if total == 0: return 0.0
+    diff = np.minimum(np.array(grid) - np.array(fg.shape), 0)
+    start = (-diff) // 2
+    kept = int(fg[tuple(slice(a, a + min(s, g)) for a, s, g in zip(start, fg.shape, grid))].sum())
+    return 1 - kept / total
+
+def fit_to_grid(vol: Volume, grid: Sequence[int], policy: str = "center",
+                background: float | str = 0.0, record: str | None = None,
+                max_loss: float = MAX_CROP_LOSS,      # `center`: the fraction of foreground a crop may remove
+               ) -> Volume:
+    "Crop/pad (around the centre), resample, or fit the brain's box (`brain`) of the spatial axes of `vol` onto `grid`."
+    grid = tuple(int(g) for g in grid)
+    if len(grid) != 3: raise ConfigError(f"grid must have 3 axes, got {grid}")
+    if policy not in GRID_POLICIES: raise ConfigError(f"grid_policy must be one of {GRID_POLICIES}, not {policy!r}")
+    shape, bg = vol.data.shape[:3], background_value(vol.data, background)
+    if shape == grid: return vol
+    if policy == "resample": return _resample(vol, grid)
+    fits = all(s <= g for s, g in zip(shape, grid))
+    if policy == "brain":
+        if fits: return _centre_on_grid(vol, grid, bg)
+        fg = foreground(vol.data, bg)
+        if not fg.any(): return _centre_on_grid(vol, grid, bg)
+        nz = np.argwhere(fg); vol = _box(vol, nz.min(0), nz.max(0) + 1)
+        size = vol.data.shape[:3]
+        if any(s > g for s, g in zip(size, grid)): vol = _shrink(vol, min(g / s for g, s in zip(grid, size)), bg)
+        return _centre_on_grid(vol, grid, bg)
+    if policy == "pad" and not fits:
+        raise DataError(f"volume {shape} is larger than the grid {grid} on some axis and the policy is 'pad' "
+                        "(choose 'brain', 'center' or 'resample')", vol.source, record)
+    if policy == "crop" and any(s < g for s, g in zip(shape, grid)):
+        raise DataError(f"volume {shape} is smaller than the grid {grid} on some axis and the policy is 'crop' "
+                        "(choose 'pad', 'center' or 'resample')", vol.source, record)
+    if not fits and (lost := _crop_loss(vol, grid, bg)) > max_loss:
+        msg = DataError(f"cropping {shape} to the grid {grid} around the centre removes {lost:.1%} of the non-background voxels "
+                        f"(policy {policy!r}); use grid_policy 'brain' (or 'resample') to keep them", vol.source, record)
+        if policy == "center": raise msg
+        warnings.warn(str(msg), stacklevel=2)
+    return _centre_on_grid(vol, grid, bg)
 
 # %% ../nbs/01_io.ipynb #23006dc6
 @dataclass
@@ -201,34 +301,51 @@ def register_scaling(name: str, needs: Sequence[str] = ()):
 
 def check_scaling(method: str, **given) -> Callable:
     "The scaling registered as `method`, once everything it needs is in `given`; otherwise an error saying what is missing."
-    if method not in SCALINGS: raise ValueError(f"scaling must be one of {tuple(SCALINGS)}, not {method!r}")
+    if method not in SCALINGS: raise ConfigError(f"scaling must be one of {tuple(SCALINGS)}, not {method!r}")
     for need in SCALINGS[method].needs:
         if given.get(need) is None: raise ConfigError(f"scaling {method!r} needs {_NEEDS.get(need, need)}")
     return SCALINGS[method]
 
 def scale_intensity(data: np.ndarray, method: str, stats: IntensityStats | None = None,
-                    background: float = 0.0, window: Sequence[float] | None = None) -> np.ndarray:
-    "Scale `data` by the registered `method`; background voxels get the method's value."
-    return check_scaling(method, stats=stats, window=window)(data, background=background, stats=stats, window=window)
+                    background: float = 0.0, window: Sequence[float] | None = None,
+                    file: str | os.PathLike | None = None, record: str | None = None) -> np.ndarray:
+    "Scale `data` by the registered `method`; background voxels get the method's value. A scaling's DataError names `file` and `record`."
+    fn = check_scaling(method, stats=stats, window=window)
+    try: return fn(data, background=background, stats=stats, window=window)
+    except DataError as e: raise DataError(e.reason, e.file or file, e.record or record) from None
 
 # %% ../nbs/01_io.ipynb #508bce69
+def usable_stats(stats: IntensityStats, method: str, spread: str = "std") -> IntensityStats:
+    "`stats` if they can scale: finite, and `spread` ('std' or 'range') not vanishingly small; else a DataError naming them."
+    values = {k: getattr(stats, k) for k in ("mean", "std", "min", "max")}
+    shown = ", ".join(f"{k} {v:.4g}" for k, v in values.items())
+    bad = [k for k, v in values.items() if not np.isfinite(v)]
+    if bad: raise DataError(f"scaling {method!r}: the intensity statistics ({shown}) have a non-finite {' and '.join(bad)}; recompute them (`brainvlm stats`)")
+    width, name = (stats.std, "std") if spread == "std" else (stats.max - stats.min, "max - min")
+    if not width > max(1e-8, 1e-6 * max(abs(stats.mean), abs(stats.min), abs(stats.max))):
+        raise DataError(f"scaling {method!r}: the intensity statistics ({shown}) have a {name} of {width:.3g}, too small to divide by "
+                        "(statistics of flat or empty volumes?); recompute them (`brainvlm stats`)")
+    return stats
+
 @register_scaling("none")
 def no_scaling(data, **_): return data
 
 @register_scaling("minmax", needs=("stats",))
 def minmax(data, background=0.0, stats=None, **_):
-    out = (data - stats.min) / max(stats.max - stats.min, 1e-12)
+    stats = usable_stats(stats, "minmax", "range")
+    out = (data - stats.min) / (stats.max - stats.min)
     return np.where(data != background, out, np.float32(0.0)).astype(np.float32)
 
 @register_scaling("znorm_zeroback", needs=("stats",))
 def znorm_zeroback(data, background=0.0, stats=None, **_):
-    out = (data - stats.mean) / max(stats.std, 1e-12)
+    stats = usable_stats(stats, "znorm_zeroback")
+    out = (data - stats.mean) / stats.std
     return np.where(data != background, out, np.float32(0.0)).astype(np.float32)
 
 @register_scaling("znorm_minback", needs=("stats",))
 def znorm_minback(data, background=0.0, stats=None, **_):
-    fg = data != background
-    out = (data - stats.mean) / max(stats.std, 1e-12)
+    stats, fg = usable_stats(stats, "znorm_minback"), data != background
+    out = (data - stats.mean) / stats.std
     return np.where(fg, out, np.float32(float(out[fg].min()) if fg.any() else 0.0)).astype(np.float32)
 
 # %% ../nbs/01_io.ipynb #a65f1558
@@ -240,9 +357,19 @@ def ct_window(data, window=None, **_):
     return np.clip((data - (level - width / 2)) / width, 0.0, 1.0).astype(np.float32)
 
 # %% ../nbs/01_io.ipynb #4f9702cc
-def temporal_downsample_factor(tr: float | None, target_tr: float | None) -> int:
+def check_tr(value, what: str = "TR", file: str | os.PathLike | None = None, record: str | None = None) -> float | None:
+    "A repetition time as a float of seconds (None stays None); a DataError unless it is a finite positive number."
+    if value is None: return None
+    if isinstance(value, (bool, str, bytes)) or not isinstance(value, (int, float, np.integer, np.floating)) \
+            or not np.isfinite(value) or value <= 0:
+        raise DataError(f"{what} {value!r} is not a repetition time: give a positive number of seconds", file, record)
+    return float(value)
+
+def temporal_downsample_factor(tr: float | None, target_tr: float | None,
+                               record: str | None = None, file: str | os.PathLike | None = None) -> int:
     "Frame stride that brings a run at `tr` (seconds) to about `target_tr`; 1 when no target or already slower."
-    if not tr or not target_tr or target_tr <= tr: return 1
+    tr, target_tr = check_tr(tr, "TR", file, record), check_tr(target_tr, "target TR", file, record)
+    if tr is None or target_tr is None or target_tr <= tr: return 1
     return max(int(round(target_tr / tr)), 1)
 
 def fmri_windows(n_frames: int,                 # frames in the run
@@ -253,7 +380,7 @@ def fmri_windows(n_frames: int,                 # frames in the run
                 ) -> list[slice]:
     "The windows of a run as frame slices (start, stop, step)."
     if sequence_length < 1 or stride_within_seq < 1 or downsample < 1 or stride_between_seq <= 0:
-        raise ValueError("sequence_length, stride_within_seq and downsample must be >= 1 and stride_between_seq > 0")
+        raise ConfigError("sequence_length, stride_within_seq and downsample must be >= 1 and stride_between_seq > 0")
     step = stride_within_seq * downsample
     span = (sequence_length - 1) * step + 1
     hop = max(int(round(stride_between_seq * sequence_length * step)), 1)
@@ -264,7 +391,7 @@ class FrameFolder:
     "A SwiFT-style folder of `frame_<i>.pt` 3D tensors (plus an optional `global_stats.pt`), read safely."
     def __init__(self, path: str | os.PathLike, record: str | None = None):
         self.path, self.record = Path(path), record
-        if not self.path.is_dir(): raise DataError("frame folder not found", self.path, record)
+        if not stat.S_ISDIR(check_path(self.path, record).st_mode): raise DataError("not a frame folder (a file)", self.path, record)
         idx = []
         for p in self.path.glob("frame_*.pt"):
             try: idx.append(int(p.stem.split("_", 1)[1]))
@@ -303,7 +430,7 @@ class FrameFolder:
 
 # %% ../nbs/01_io.ipynb #fa2b9e60
 def _dicom_slices(folder: Path, record: str | None = None) -> list:
-    "The image slices of the one DICOM series in `folder` (non-DICOM files and files without pixels, such as a DICOMDIR, are left out)."
+    "The image slices of the one DICOM series in `folder` (non-DICOM files and non-image DICOM files, such as a DICOMDIR, are left out)."
     import pydicom
     from pydicom.misc import is_dicom
     slices = []
@@ -312,6 +439,8 @@ def _dicom_slices(folder: Path, record: str | None = None) -> list:
         try: ds = pydicom.dcmread(f)
         except Exception as e: raise DataError(f"not a readable DICOM file ({type(e).__name__}: {e})", f, record) from e
         if "PixelData" in ds: slices.append(ds)
+        elif "Image Storage" in getattr(ds.get("SOPClassUID") or ds.file_meta.get("MediaStorageSOPClassUID", ""), "name", ""):
+            raise DataError("an image file without pixel data (truncated?)", f, record)
     if not slices: raise DataError("no DICOM image files", folder, record)
     series = Counter(str(ds.get("SeriesInstanceUID", "?")) for ds in slices)
     if len(series) > 1:
@@ -319,18 +448,43 @@ def _dicom_slices(folder: Path, record: str | None = None) -> list:
         raise DataError(f"{len(series)} DICOM series in one folder ({listed}); give each series its own folder", folder, record)
     return slices
 
-def _slice_array(ds, record: str | None = None) -> np.ndarray:
-    "One slice's pixels, `(columns, rows)`, with its RescaleSlope/Intercept applied."
-    try: px = ds.pixel_array
-    except Exception as e: raise DataError(f"cannot decode the pixel data ({type(e).__name__}: {e})", ds.filename, record) from e
-    if px.ndim != 2: raise DataError(f"a {px.ndim}D pixel array (multi-frame or colour DICOM is not a slice)", ds.filename, record)
+def _photometric(ds) -> tuple[str, bool, int]:
+    "A dataset's photometric interpretation, whether its pixels are colour, and its frame count (from the header)."
+    pi = str(ds.get("PhotometricInterpretation", "MONOCHROME2")).strip().upper()
+    return pi, pi == "PALETTE COLOR" or int(ds.get("SamplesPerPixel", 1) or 1) > 1, int(ds.get("NumberOfFrames", 1) or 1)
+
+def dicom_image(ds, record: str | None = None, frame: int | None = None) -> np.ndarray:
+    """A DICOM dataset's pixels as a viewer shows them, float32: `(frames, rows, columns)` grey values with
+    RescaleSlope/Intercept applied, or `(frames, rows, columns, 3)` RGB (palette colour through its lookup table, YBR converted).
+    `frame` decodes only that frame of a multi-frame file (the first axis is then 1)."""
+    from pydicom.pixels import apply_color_lut, pixel_array
+    pi, colour, n_frames = _photometric(ds)
+    try:
+        px = pixel_array(ds, index=frame, as_rgb=True)             # YBR_FULL, YBR_FULL_422 (and JPEG's YBR) -> RGB
+        if pi == "PALETTE COLOR": px = apply_color_lut(px, ds)    # indices -> the colours of the palette
+    except Exception as e:
+        raise DataError(f"cannot decode the pixel data ({type(e).__name__}: {e})", getattr(ds, "filename", None), record) from e
+    if n_frames == 1 or frame is not None: px = px[None]
+    if px.ndim != 3 + colour:
+        raise DataError(f"pixel data of shape {px.shape} for {pi} with {n_frames} frame(s)", getattr(ds, "filename", None), record)
+    if colour: return px.astype(np.float32)
     slope, intercept = float(ds.get("RescaleSlope", 1) or 1), float(ds.get("RescaleIntercept", 0) or 0)
-    return px.T.astype(np.float32) * np.float32(slope) + np.float32(intercept)
+    return px.astype(np.float32) * np.float32(slope) + np.float32(intercept)
+
+def _check_slice(ds, record: str | None = None):
+    "Refuse a file that is not one grey slice: colour, or several frames."
+    pi, colour, n_frames = _photometric(ds)
+    if colour: raise DataError(f"a {pi} (colour) file in a series; a volume needs grey slices (read colour images as image2d)", ds.filename, record)
+    if n_frames > 1: raise DataError(f"a multi-frame file ({n_frames} frames) in a series of slices; convert it to NIfTI "
+                                     "(e.g. dcm2niix) or read its frames as image2d", ds.filename, record)
 
 # %% ../nbs/01_io.ipynb #fe13d0c9
 def read_dicom_series(folder: str | os.PathLike, record: str | None = None) -> Volume:
     "One DICOM series as a canonical RAS volume: slices sorted along their normal, RescaleSlope/Intercept applied."
-    folder = Path(folder); slices = _dicom_slices(folder, record)
+    folder = Path(folder)
+    if not stat.S_ISDIR(check_path(folder, record).st_mode): raise DataError("not a DICOM series folder (a file)", folder, record)
+    slices = _dicom_slices(folder, record)
+    for ds in slices: _check_slice(ds, record)
     try:
         iop = np.array([[float(v) for v in ds.ImageOrientationPatient] for ds in slices])
         ipp = np.array([[float(v) for v in ds.ImagePositionPatient] for ds in slices])
@@ -346,7 +500,7 @@ def read_dicom_series(folder: str | os.PathLike, record: str | None = None) -> V
     if len(gaps) and (gaps.min() < 1e-3 or gaps.max() - gaps.min() > 0.01 * gaps.mean() + 1e-3):
         raise DataError(f"uneven slice spacing ({gaps.min():.3g} to {gaps.max():.3g} mm; a missing slice?)", folder, record)
     step = (ipp[-1] - ipp[0]) / (len(ipp) - 1) if len(ipp) > 1 else normal * float(slices[0].get("SliceThickness", 1) or 1)
-    data = np.stack([_slice_array(ds, record) for ds in slices], -1)         # (columns, rows, slices)
+    data = np.stack([dicom_image(ds, record)[0].T for ds in slices], -1)    # (columns, rows, slices)
     lps = np.eye(4); lps[:3, 0], lps[:3, 1], lps[:3, 2], lps[:3, 3] = row_dir * dc, col_dir * dr, step, ipp[0]
     check_values(data, folder, record)
     data, affine = to_canonical(data, np.diag([-1.0, -1.0, 1.0, 1.0]) @ lps)   # LPS -> RAS world
@@ -429,23 +583,35 @@ def read_dicom_folder(path: Path, modality: str, record: str | None = None, fram
     return read_dicom_series(path, record)
 
 # %% ../nbs/01_io.ipynb #bf214ec0
+def _folder_reader(path: Path, record: str | None = None) -> tuple[str, Callable]:
+    "The name and read function of the first registered reader that knows the folder `path`."
+    for name, (matches, read) in FOLDER_READERS.items():
+        if matches(path): return name, read
+    found = sorted(p.name for p in path.iterdir())
+    raise DataError(f"no reader knows this folder (readers: {', '.join(FOLDER_READERS)}); it holds {len(found)} entries"
+                    + (f", e.g. {', '.join(found[:5])}" if found else ""), path, record)
+
 def read_source(path: str | os.PathLike, modality: str, record: str | None = None,
                 frames: slice | Sequence[int] | None = None) -> Volume:
     "A modality's source, a NIfTI file or a folder a registered reader knows, as a canonical `Volume` with its rank checked."
     path, spec = Path(path), get_modality(modality, record)
-    if not path.is_dir():
+    if not stat.S_ISDIR(check_path(path, record).st_mode):
         vol = load_nifti(path, modality, record, frames=frames if spec.temporal else None)
         vol.steps = [{"step": "read", "reader": "nifti"}]
         return vol
-    for name, (matches, read) in FOLDER_READERS.items():
-        if matches(path):
-            vol = read(path, modality, record, frames)
-            check_rank(vol.shape, modality, path, record)
-            vol.steps = [{"step": "read", "reader": name}]
-            return vol
-    found = sorted(p.name for p in path.iterdir())
-    raise DataError(f"no reader knows this folder (readers: {', '.join(FOLDER_READERS)}); it holds {len(found)} entries"
-                    + (f", e.g. {', '.join(found[:5])}" if found else ""), path, record)
+    name, read = _folder_reader(path, record)
+    vol = read(path, modality, record, frames)
+    check_rank(vol.shape, modality, path, record)
+    vol.steps = [{"step": "read", "reader": name}]
+    return vol
+
+def check_source(path: str | os.PathLike, modality: str, record: str | None = None) -> tuple[int, ...] | None:
+    "Check a source without reading its voxels: the path, and a NIfTI header's rank, size and type (its shape is returned), or that a reader knows the folder."
+    path = Path(path); get_modality(modality, record)
+    if stat.S_ISDIR(check_path(path, record).st_mode):
+        _folder_reader(path, record)
+        return None
+    return check_rank(nifti_shape(path, record), modality, path, record)
 
 # %% ../nbs/01_io.ipynb #f7f5c0cd
 DWI_MAPS = ("fa", "md", "b0")
@@ -466,10 +632,10 @@ class Preprocessing:
     def __post_init__(self):
         self.grid = tuple(int(g) for g in self.grid)
         if self.window is not None: self.window = tuple(float(w) for w in self.window)
-        if self.grid_policy not in GRID_POLICIES: raise ValueError(f"grid_policy must be one of {GRID_POLICIES}")
+        if self.grid_policy not in GRID_POLICIES: raise ConfigError(f"grid_policy must be one of {GRID_POLICIES}, not {self.grid_policy!r}")
         check_scaling(self.scaling, stats=self.stats, window=self.window)
-        if self.dwi_map not in DWI_MAPS: raise ValueError(f"dwi_map must be one of {DWI_MAPS}")
-        if self.dwi_fit not in ("OLS", "WLS"): raise ValueError("dwi_fit must be 'OLS' or 'WLS'")
+        if self.dwi_map not in DWI_MAPS: raise ConfigError(f"dwi_map must be one of {DWI_MAPS}, not {self.dwi_map!r}")
+        if self.dwi_fit not in ("OLS", "WLS"): raise ConfigError(f"dwi_fit must be 'OLS' or 'WLS', not {self.dwi_fit!r}")
         if isinstance(self.stats, dict): self.stats = IntensityStats.from_dict(self.stats)
 
     def settings(self) -> dict:
@@ -523,7 +689,7 @@ def dwi_map(series: Volume, prep: Preprocessing, record: str | None = None) -> V
 # %% ../nbs/01_io.ipynb #42b0f0dd
 def preprocess(path: str | os.PathLike, modality: str, prep: Preprocessing,
                record: str | None = None, frames: slice | Sequence[int] | None = None) -> Volume:
-    "Source → canonical orientation → the modality's reduction (for a source with one more axis) → grid → intensity scaling."
+    "Source → canonical orientation → the modality's reduction (for a source with one more axis) → grid → intensity scaling, checked finite."
     spec = get_modality(modality, record)
     vol = read_source(path, modality, record, frames)
     steps = list(vol.steps)
@@ -535,7 +701,9 @@ def preprocess(path: str | os.PathLike, modality: str, prep: Preprocessing,
         steps.append({"step": spec.reduction, **{p: getattr(prep, p) for p in reduce.params}})
     bg = background_value(vol.data, prep.background)
     vol = fit_to_grid(vol, prep.grid, prep.grid_policy, bg, record)
-    vol.data = scale_intensity(vol.data, prep.scaling, prep.stats, bg, prep.window)
+    vol.data = scale_intensity(vol.data, prep.scaling, prep.stats, bg, prep.window, path, record)
+    if not np.isfinite(vol.data).all():
+        raise DataError(f"preprocessing made {int((~np.isfinite(vol.data)).sum())} NaN/Inf values (scaling {prep.scaling!r})", path, record)
     steps += [{"step": "grid", "grid": list(prep.grid), "policy": prep.grid_policy, "background": bg},
               {"step": "scaling", "scaling": prep.scaling, **({"window": list(prep.window)} if prep.window else {})}]
     vol.steps = steps
@@ -549,39 +717,78 @@ def _source_stamp(path: Path) -> dict:
         return {"size": sum(f.stat().st_size for f in files), "mtime_ns": max((f.stat().st_mtime_ns for f in files), default=0), "n": len(files)}
     st = path.stat(); return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
 
+def _readable(name: str, n: int = 40) -> str:
+    "A readable file-name part of `name`: letters, digits, `_`, `.`, `-` kept, anything else `_`, no leading dot."
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", str(name))[:n].lstrip(".") or "_"
+
+def storage_dtype(data: np.ndarray, dtype: str) -> tuple[str, str | None]:
+    "The type to store `data` in: `dtype`, or float32 (and why) where float16 cannot hold its values."
+    if np.dtype(dtype) != np.float16 or data.size == 0: return dtype, None
+    top = float(np.abs(data).max())
+    if top > 65504: return "float32", f"values up to {top:.4g} exceed float16's range (65504)"
+    if 0 < top < 2 ** -14: return "float32", f"values no larger than {top:.3g} lose their precision in float16"
+    return dtype, None
+
+class _Hashing:
+    "A write-only file that hashes (SHA-256) what it writes."
+    def __init__(self, f): self.f, self.h = f, hashlib.sha256()
+    def write(self, b):
+        self.h.update(b); return self.f.write(b)
+
+def file_sha256(path: str | os.PathLike, chunk: int = 1 << 22) -> str:
+    "SHA-256 of a file's bytes, read in chunks."
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while (b := f.read(chunk)): h.update(b)
+    return h.hexdigest()
+
+# %% ../nbs/01_io.ipynb #d9ffbd27
 class VolumeCache:
     "Preprocessed volumes as memory-mapped fp16 `.npy` files with JSON sidecars, keyed by the preprocessing settings."
-    def __init__(self, root: str | os.PathLike): self.root = Path(root)
+    def __init__(self, root: str | os.PathLike):
+        self.root = Path(root)
+        self.repaired: list[Path] = []     # entries a lookup found damaged (wrong size or checksum): the caller rewrites them
 
     def entry(self, cohort: str, subject_id: str, modality: str, prep: Preprocessing) -> Path:
-        "Path of the `.npy` file of one subject-modality under `prep` (it may not exist yet)."
-        return self.root / cohort / subject_id / f"{modality}-{prep.settings_hash()}.npy"
+        "Path of the `.npy` file of one subject-modality under `prep` (it may not exist yet); the folder is named by a hash of the ids."
+        key = hashlib.sha256(json.dumps([cohort, subject_id]).encode()).hexdigest()[:12]
+        npy = self.root / _readable(cohort) / f"{_readable(subject_id)}-{key}" / f"{_readable(modality)}-{prep.settings_hash()}.npy"
+        if not Path(os.path.normpath(npy)).is_relative_to(os.path.normpath(self.root)):
+            raise DataError(f"cache entry {npy} would lie outside the cache {self.root}", record=subject_id)
+        return npy
 
     def _sidecar(self, npy: Path) -> Path: return npy.with_suffix(".json")
 
-    def lookup(self, cohort, subject_id, modality, prep, source: str | os.PathLike) -> Path | None:
-        "The entry's path if it exists, is complete, and was made from the current `source`; else None."
+    def lookup(self, cohort, subject_id, modality, prep, source: str | os.PathLike, verify: bool = False) -> Path | None:
+        """The entry's path if it exists, is complete, and was made from the current `source`; else None.
+        With `verify`, its bytes must also match the checksum written with it; a damaged entry is added to `repaired`."""
         npy = self.entry(cohort, subject_id, modality, prep)
         try: meta = json.loads(self._sidecar(npy).read_text())
-        except (FileNotFoundError, json.JSONDecodeError): return None
+        except (OSError, json.JSONDecodeError): return None
         try:
-            if meta["source_stamp"] != _source_stamp(Path(source)) or npy.stat().st_size != meta["file_size"]: return None
-        except FileNotFoundError: return None
+            if meta.get("source_stamp") != _source_stamp(Path(source)): return None
+            damaged = npy.stat().st_size != meta.get("file_size") or (verify and file_sha256(npy) != meta.get("sha256"))
+        except OSError: return None
+        if damaged: self.repaired.append(npy); return None
         return npy
 
     def put(self, cohort, subject_id, modality, prep: Preprocessing, source: str | os.PathLike,
             record: str | None = None) -> Path:
-        "Preprocess `source` and store it (atomically)."
+        "Preprocess `source` and store it (atomically), as float32 where float16 cannot hold its values."
         source = Path(source)
-        stamp = _source_stamp(source) if source.exists() else None
+        try: stamp = _source_stamp(source)          # before reading: a source that changes meanwhile invalidates the entry
+        except OSError: stamp = None                # (preprocess says what is wrong with it)
         vol = preprocess(source, modality, prep, record)
         data = np.moveaxis(vol.data, -1, 0) if get_modality(modality).temporal else vol.data   # (X,Y,Z,T) -> (T,X,Y,Z)
+        dtype, why = storage_dtype(data, prep.dtype)
         npy = self.entry(cohort, subject_id, modality, prep)
-        with atomic_write(npy) as f: np.save(f, data.astype(prep.dtype))
+        with atomic_write(npy) as f:
+            out = _Hashing(f); np.save(out, data.astype(dtype))
         write_json({"subject_id": subject_id, "cohort": cohort, "modality": modality, "source": str(source),
                     "source_stamp": stamp, "shape": list(vol.shape), "time_first": get_modality(modality).temporal,
                     "affine": vol.affine.tolist(), "settings": prep.settings(), "settings_hash": prep.settings_hash(), "steps": vol.steps,
-                    "file_size": npy.stat().st_size}, self._sidecar(npy))
+                    "dtype": dtype, **({"dtype_reason": why} if why else {}),
+                    "file_size": npy.stat().st_size, "sha256": out.h.hexdigest()}, self._sidecar(npy))
         return npy
 
     @staticmethod
@@ -594,6 +801,14 @@ class VolumeCache:
         return np.asarray(mm, dtype=np.float32)
 
     def meta(self, npy: Path) -> dict: return json.loads(self._sidecar(npy).read_text())
+
+    def clean_partials(self) -> int:
+        "Remove the temporary files that writers on this machine left when they were killed; returns how many (a live writer's are kept)."
+        n = 0
+        for p in (self.root.rglob(".*.partial") if self.root.is_dir() else ()):
+            if orphan_partial(p):
+                with contextlib.suppress(FileNotFoundError): p.unlink(); n += 1
+        return n
 
 # %% ../nbs/01_io.ipynb #762de5c0
 def load_volume(source: str | os.PathLike, modality: str, prep: Preprocessing,

@@ -11,19 +11,27 @@ from typing import Sequence
 
 import pandas as pd
 
-from .core import BrainVLMError, get_modality, write_json
+from .core import BrainVLMError, ConfigError, SkipLog, get_modality, write_json
 from .io import VolumeCache
-from .cohorts import ingest_bids, load_manifest, compute_cohort_stats, load_stats, cache_manifest, register_cohorts, SPLITS
-from .synth import SynthConfig, make_cohort, ground_truth_table, show_subjects
+from .cohorts import (ingest_bids, load_manifest, compute_cohort_stats, load_stats, cache_manifest, register_cohorts,
+    read_json, SPLITS)
+from .synth import SynthConfig, make_cohort, cohort_state, ground_truth_table, show_subjects
 
 # %% auto #0
 __all__ = ['cmd_synth', 'cmd_ingest', 'cmd_stats', 'cmd_cache', 'prepare_demo', 'cmd_prepare', 'cmd_train', 'parser', 'main']
 
 # %% ../nbs/08_launch.ipynb #db9ae58d
+def _numbers(option: str, text: str, n: int) -> tuple[float, ...]:
+    "`n` comma-separated numbers given to `--option`, or a `ConfigError` naming the option."
+    try: v = tuple(float(x) for x in text.split(","))
+    except ValueError: v = ()
+    if len(v) != n: raise ConfigError(f"option --{option}: expected {n} comma-separated numbers, got {text!r}")
+    return v
+
 def _synth_config(a) -> SynthConfig:
     return SynthConfig(n=a.n, seed=a.seed, grid=a.grid, fmri_grid=a.fmri_grid, frames=a.frames, tr=a.tr,
                        dwi_directions=a.dwi_directions, modalities=tuple(a.modalities.split(",")), cohort=a.cohort,
-                       lesion_radius=tuple(float(v) for v in a.lesion_radius.split(",")))
+                       lesion_radius=_numbers("lesion-radius", a.lesion_radius, 2))
 
 def cmd_synth(a):
     res = make_cohort(_synth_config(a), a.out, workers=a.workers, overwrite=a.force)
@@ -35,17 +43,25 @@ def cmd_ingest(a):
     print(f"{res['records']} records; {res['skipped'].summary()}")
     print("manifests (data_root = {}):".format(res["data_root"]), *[str(p) for p in res["manifests"].values()], sep="\n  ")
 
-
 # %% ../nbs/08_launch.ipynb #0a8bf619
 def _register(a):
     for c in a.cohorts or []: register_cohorts(c)
 
+def _print_skipped(*logs: SkipLog):
+    for log in logs:
+        if len(log): print(log.summary())
+
 def cmd_stats(a):
     _register(a)
-    m = load_manifest(a.manifest, a.data_root)
-    stats = compute_cohort_stats(m)
+    m = load_manifest(a.manifest, a.data_root, on_error=a.on_error)
+    log = SkipLog(a.on_error)
+    stats = compute_cohort_stats(m, skipped=log)
+    if not stats and len(log): raise BrainVLMError(f"{a.manifest}: no statistics: every image that needs them was skipped ({len(log)})")
     out = Path(a.out or Path(a.manifest).with_name("intensity_stats.json"))
-    write_json(stats, out); print(json.dumps(stats, indent=1)); print("written:", out)
+    try: write_json(stats, out)
+    except OSError as e: raise BrainVLMError(f"{out}: cannot write the statistics ({e.strerror or e})") from None
+    print(json.dumps(stats, indent=1)); print("written:", out)
+    print(f"{a.manifest}: {len(m)} records, skipped {len(m.skipped) + len(log)}"); _print_skipped(m.skipped, log)
 
 def cmd_cache(a):
     _register(a)
@@ -54,30 +70,35 @@ def cmd_cache(a):
         m = load_manifest(path, a.data_root, on_error=a.on_error)
         res = cache_manifest(m, VolumeCache(a.cache), stats, on_error=a.on_error)
         skipped = len(m.skipped) + res["skipped"]
-        print(f"{path}: cached {res['cached']}, reused {res['reused']}, skipped {skipped} in {res['seconds']} s")
-        for log in (m.skipped, res["skip_log"]):
-            if len(log): print(log.summary())
+        print(f"{path}: cached {res['cached']}, reused {res['reused']}, repaired {res['repaired']}, skipped {skipped} in {res['seconds']} s"
+              + (f"; removed {res['partials_removed']} partial files of killed writers" if res["partials_removed"] else ""))
+        _print_skipped(m.skipped, res["skip_log"])
 
 # %% ../nbs/08_launch.ipynb #a8890646
 def _dir_size(p: Path) -> int: return sum(f.stat().st_size for f in p.rglob("*") if f.is_file())
+
+def _reusable_cohort(cohort_dir: Path, cfg: SynthConfig) -> bool:
+    "True when `cohort_dir` holds a complete cohort made with `cfg`; False otherwise (`make_cohort` rewrites an incomplete one, refuses others)."
+    if cohort_state(cohort_dir) != "complete": return False
+    made_with = read_json(cohort_dir / "dataset_description.json", "cohort description")["GeneratedBy"][0].get("Config")
+    if made_with != json.loads(json.dumps(asdict(cfg))):
+        raise BrainVLMError(f"{cohort_dir} holds a cohort made with other options {made_with}; choose another --out")
+    return True
 
 def prepare_demo(out: str | Path = "outputs/demo", cfg: SynthConfig | None = None, workers: int = 2) -> dict:
     "Synthetic cohort → statistics → cache → summary and pictures, all under `out`."
     import matplotlib; matplotlib.use("Agg")
     out, cfg = Path(out), cfg or SynthConfig()
+    if out.exists() and not out.is_dir(): raise BrainVLMError(f"{out}: --out is a file, not a folder")
     cohort_dir, t = out / "cohort", {}
     t0 = time.perf_counter()
-    desc = cohort_dir / "dataset_description.json"
-    if desc.exists():
-        made_with = json.loads(desc.read_text())["GeneratedBy"][0]["Config"]
-        if made_with != json.loads(json.dumps(asdict(cfg))):
-            raise BrainVLMError(f"{cohort_dir} holds a cohort made with other options {made_with}; choose another --out")
+    if _reusable_cohort(cohort_dir, cfg):
         print(f"reusing the cohort in {cohort_dir}")
         register_cohorts(cohort_dir / "cohort.yaml")
     else:
         make_cohort(cfg, cohort_dir, workers=workers)
     t["synth_s"] = time.perf_counter() - t0
-    manifests = {s: load_manifest(cohort_dir / f"manifest_{s}.json") for s in SPLITS}
+    manifests = {s: load_manifest(cohort_dir / f"manifest_{s}.json", split=s) for s in SPLITS}
     t0 = time.perf_counter()
     stats = compute_cohort_stats(manifests["train"]); write_json(stats, out / "intensity_stats.json")
     t["stats_s"] = time.perf_counter() - t0
@@ -146,10 +167,11 @@ def parser(extra: Sequence = ()) -> argparse.ArgumentParser:
         s.add_argument("manifests" if name == "cache" else "manifest", nargs="+" if name == "cache" else None)
         s.add_argument("--data-root", help="folder the manifest's paths are relative to (default: the manifest's folder)")
         s.add_argument("--cohorts", action="append", help="YAML file with extra cohort presets (repeatable)")
+        s.add_argument("--on-error", choices=["raise", "skip"], default="raise", help="skip (and count) bad records and images")
         if name == "stats": s.add_argument("--out", help="JSON file (default: intensity_stats.json beside the manifest)"); s.set_defaults(func=cmd_stats)
         else:
             s.add_argument("--cache", required=True, help="cache folder"); s.add_argument("--stats", help="statistics JSON from `brainvlm stats`")
-            s.add_argument("--on-error", choices=["raise", "skip"], default="raise"); s.set_defaults(func=cmd_cache)
+            s.set_defaults(func=cmd_cache)
     s = sub.add_parser("train", help="train from a YAML config (dotlist overrides after it); works under torchrun")
     s.add_argument("config", nargs="?", help="YAML config in DESIGN.md's shape"); s.add_argument("overrides", nargs="*", help="e.g. trainer.max_steps=10")
     s.set_defaults(func=cmd_train)
@@ -157,7 +179,6 @@ def parser(extra: Sequence = ()) -> argparse.ArgumentParser:
     _synth_args(s); s.add_argument("--out", default="outputs/demo"); s.set_defaults(func=cmd_prepare)
     for add in extra: add(sub)
     return p
-
 
 # %% ../nbs/08_launch.ipynb #2ed0e31d
 def main(argv=None, extra: Sequence = ()):

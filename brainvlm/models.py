@@ -4,7 +4,7 @@
 
 # %% ../nbs/06_models.ipynb #0c306e52
 from __future__ import annotations
-import copy, dataclasses, importlib, math, os, re, shutil, tempfile
+import copy, dataclasses, importlib, math, os, re, shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Literal, Mapping, Sequence     # Literal: the inherited config fields' annotations name it (show_doc evaluates them here)
@@ -20,7 +20,7 @@ from transformers.modeling_outputs import BaseModelOutputWithPooling
 from transformers.utils.generic import merge_with_config_defaults
 from transformers.utils.output_capturing import capture_outputs
 
-from .core import ConfigError, seed_everything
+from .core import ConfigError, partial_path, seed_everything
 from .embed import (ModalityPatchEmbedding, PatchEmbedding, PATCH_IMPLS, PATCH_POLICIES, TINY_MODALITIES,
                             modality_layout, normalize_modality_config)
 from .data import IMAGE_TOKEN, ConversationTokenizer, cohort_texts, train_tokenizer
@@ -344,7 +344,7 @@ def build_tiny_base(preset: str, out_dir: str | os.PathLike, seed: int = 0, moda
     out_dir = Path(out_dir)
     if preset not in TINY_PRESETS: raise ConfigError(f"unknown preset {preset!r}; presets are {TINY_PRESETS}")
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    tmp = partial_path(out_dir); tmp.mkdir()               # the umask applies (mkdtemp would make it 0700)
     try:
         tok = train_tokenizer(cohort_texts(), tmp)
         cfg = tiny_config(preset, tok, modalities)

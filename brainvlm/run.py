@@ -4,23 +4,27 @@
 
 # %% ../nbs/07a_run.ipynb #95811ee8
 from __future__ import annotations
-import dataclasses, difflib, os, types, typing
+import contextlib, dataclasses, difflib, enum, fcntl, json, os, shlex, socket, time, types, typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
+import yaml
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
-from .core import BrainVLMError, ConfigError, get_modality, load_config, save_config, seed_everything, write_json
+from .core import BrainVLMError, ConfigError, SkipLog, get_modality, load_config, save_config, seed_everything, write_json
+from .core import _check_no_secrets
 from .cohorts import (Manifest, cohort_settings, compute_cohort_stats, load_manifest, load_stats,
                               preprocessing_for, register_cohorts)
 from .data import InterleaveDataset, ModalityCollator, dataset_for
+from .embed import PATCH_IMPLS, PATCH_POLICIES
 
 # %% auto #0
-__all__ = ['RESERVED_TRAINER_KEYS', 'DatasetSection', 'PatchSection', 'ModelSection', 'LoraSection', 'QuantizationSection',
-           'TrainerSection', 'RunConfig', 'check_config', 'manifests', 'trained_modalities', 'resolve_config',
-           'config_stats', 'build_datasets', 'model_modalities', 'load_model', 'save_final', 'run_dir_for',
-           'run_preprocessing', 'write_run_files', 'load_run_config', 'training_arguments', 'train', 'check_replicas']
+__all__ = ['RESERVED_TRAINER_KEYS', 'RULES', 'LOCK_NAME', 'DatasetSection', 'PatchSection', 'ModelSection', 'LoraSection',
+           'QuantizationSection', 'TrainerSection', 'RunConfig', 'check_config', 'manifests', 'trained_modalities',
+           'dotlist_overrides', 'resolve_config', 'config_stats', 'build_datasets', 'model_modalities', 'check_splits',
+           'load_model', 'save_final', 'run_dir_for', 'run_preprocessing', 'write_run_files', 'existing_folder',
+           'load_run_config', 'RunClaim', 'claim_run', 'training_arguments', 'train', 'check_replicas']
 
 # %% ../nbs/07a_run.ipynb #f8cf8175
 @dataclass
@@ -85,7 +89,8 @@ class RunConfig:
     run_name: str = "demo"                     # the run folder is `output_root/run_name`
     output_root: str = "outputs"
     seed: int = 0
-    resume: bool = False                       # continue the run in an existing folder from its last checkpoint
+    resume: bool = False                       # continue the run in an existing folder from its newest complete checkpoint
+    on_error: str = "raise"                    # "skip": leave records that cannot be read out of statistics and datasets, count them (skipped.json)
     only_modality: str | None = None           # train on one modality of the config (papermill: -p modality rsfMRI)
     only_cohort: str | None = None             # ... or on one cohort
     cohorts: list[str] = field(default_factory=list)    # extra cohort preset YAML files
@@ -127,13 +132,18 @@ def _conforms(value, tp) -> bool:
 def _type_name(tp) -> str: return str(tp).replace("typing.", "").replace("<class '", "").replace("'>", "")
 
 # %% ../nbs/07a_run.ipynb #09dbddda
+def _extra_of(cls) -> typing.Callable | None:
+    return _trainer_extra if cls is TrainerSection else _model_extra if cls is ModelSection else None
+
 def _check_section(d, cls, path: str, extra: typing.Callable | None = None) -> dict:
     "`d` checked against dataclass `cls` with defaults filled in; `extra(key, value, path)` handles keys `cls` lacks."
     if d is None: d = {}
     if not isinstance(d, dict): raise ConfigError(f"config key {path!r} must be a mapping, not {type(d).__name__} {d!r}")
     hints, out = typing.get_type_hints(cls), {}
     for f in dataclasses.fields(cls):
-        out[f.name] = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+        default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+        sub_path = f"{path}.{f.name}" if path else f.name         # a section left out: its defaults, as plain values
+        out[f.name] = _check_section({}, type(default), sub_path, _extra_of(type(default))) if dataclasses.is_dataclass(default) else default
     for key, value in d.items():
         p = f"{path}.{key}" if path else str(key)
         if key not in hints:
@@ -144,13 +154,47 @@ def _check_section(d, cls, path: str, extra: typing.Callable | None = None) -> d
         if key == "dataset":
             out[key] = _check_datasets(value, p)
         elif sub is not None:
-            out[key] = None if value is None and type(None) in typing.get_args(tp) else \
-                       _check_section(value, sub, p, _trainer_extra if sub is TrainerSection else _model_extra if sub is ModelSection else None)
+            out[key] = None if value is None and type(None) in typing.get_args(tp) else _check_section(value, sub, p, _extra_of(sub))
         else:
             if key in ("manifest", "data_root", "cohorts") and isinstance(value, str): value = [value]
             if not _conforms(value, tp): raise ConfigError(f"config key {p!r} must be {_type_name(tp)}, not {type(value).__name__} {value!r}")
+            _check_rule(p, value)
             out[key] = value
     return out
+
+# %% ../nbs/07a_run.ipynb #b07347a2
+def _at_least(n, strict: bool = False): return (lambda v: v > n if strict else v >= n), f"{'>' if strict else '>='} {n}"
+def _one_of(*values): return (lambda v: v in values), "one of " + ", ".join(map(repr, values))
+def _part(v) -> bool:
+    from brainvlm.models import PARTS
+    return v in PARTS
+
+RULES: dict[str, tuple[typing.Callable, str]] = {      # key path -> (test, what a value must be)
+    "seed": _at_least(0), "max_seq_length": _at_least(1), "on_error": _one_of("raise", "skip"),
+    "dataset.*.img_size": _at_least(1), "dataset.*.sequence_length": _at_least(1), "dataset.*.stride_within_seq": _at_least(1),
+    "dataset.*.stride_between_seq": _at_least(0, strict=True),
+    "model.*.patch_size": _at_least(1), "model.*.stem": _at_least(0), "model.train": (_part, "a part: patch_embed, vision, projector, lm or lm_lora"),
+    "model.patch_policy": _one_of(*PATCH_POLICIES), "model.patch_impl": _one_of(*PATCH_IMPLS),
+    "lora.r": _at_least(1), "lora.alpha": _at_least(0, strict=True), "lora.dropout": ((lambda v: 0 <= v < 1), "in [0, 1)"),
+    "quantization.bits": _one_of(4, 8),
+    "trainer.max_steps": ((lambda v: v >= 1 or v == -1), ">= 1 (or -1: num_train_epochs decides)"),
+    "trainer.num_train_epochs": _at_least(0, strict=True), "trainer.learning_rate": _at_least(0, strict=True),
+    "trainer.per_device_train_batch_size": _at_least(1), "trainer.per_device_eval_batch_size": _at_least(1),
+    "trainer.gradient_accumulation_steps": _at_least(1), "trainer.logging_steps": _at_least(0, strict=True),
+    "trainer.save_steps": _at_least(0, strict=True), "trainer.eval_steps": _at_least(0, strict=True),
+    "trainer.save_total_limit": _at_least(1), "trainer.dataloader_num_workers": _at_least(0), "trainer.warmup_steps": _at_least(0),
+    "trainer.weight_decay": _at_least(0), "trainer.max_grad_norm": _at_least(0),
+    "trainer.answer_samples_every": _at_least(0), "trainer.answer_samples": _at_least(1),
+}
+
+def _check_rule(path: str, value):
+    "Refuse a value `RULES` does not allow at `path` (with the modality in `dataset.<m>.*` / `model.<m>.*` matched by `*`)."
+    parts = path.split(".")
+    rule = RULES.get(path) or (RULES.get(".".join([parts[0], "*", *parts[2:]])) if len(parts) == 3 else None)
+    if rule is None or value is None: return
+    test, what = rule
+    for v in value if isinstance(value, list) else [value]:
+        if not test(v): raise ConfigError(f"config key {path!r} must be {what}{' (each item)' if isinstance(value, list) else ''}, not {value!r}")
 
 # %% ../nbs/07a_run.ipynb #c0f2231b
 def _check_datasets(d, path: str) -> dict:
@@ -188,6 +232,10 @@ def _trainer_extra(key, value, path, out) -> bool:
         raise ConfigError(f"unknown config key {path!r}{_suggest(str(key), valid)} (trainer keys: brainvlm's and any TrainingArguments field)")
     if not _conforms(value, fields[key]):
         raise ConfigError(f"config key {path!r} must be {_type_name(fields[key])} (as TrainingArguments.{key}), not {type(value).__name__} {value!r}")
+    named = [e.value for a in (fields[key], *typing.get_args(fields[key])) if isinstance(a, type) and issubclass(a, enum.Enum) for e in a]
+    if named and isinstance(value, str) and value not in named:           # e.g. save_strategy: one of its enum's values
+        raise ConfigError(f"config key {path!r} must be one of {', '.join(map(repr, named))}, not {value!r}")
+    _check_rule(path, value)
     out[key] = value
     return True
 
@@ -198,14 +246,23 @@ def check_config(d: dict) -> dict:
 # %% ../nbs/07a_run.ipynb #2f5a29c2
 def _as_list(x): return [] if x is None else list(x) if isinstance(x, (list, tuple, ListConfig)) else [x]
 
-def manifests(cfg, modality: str, split: str, select_cohort: bool = True) -> list[Manifest]:
-    "The manifests of `modality` for `split` (`{split}` in a path is filled in), restricted to `only_cohort`."
+def _manifest_path(path, split: str, modality: str) -> str:
+    try: return str(path).format(split=split)
+    except (KeyError, IndexError, ValueError):
+        raise ConfigError(f"config key 'dataset.{modality}.manifest': {path!r} may hold no placeholder but {{split}}") from None
+
+def manifests(cfg, modality: str, split: str, select_cohort: bool = True, missing_ok: bool = False) -> list[Manifest]:
+    """The manifests of `modality` for `split`: `{split}` in a path is filled in, and a path without it holds every
+    split (its records of `split` are taken); restricted to `only_cohort`; `missing_ok` leaves out files that do not exist."""
     d, out = cfg.dataset[modality], []
     roots = _as_list(d.get("data_root"))
     for k, path in enumerate(_as_list(d.manifest)):
-        man = load_manifest(str(path).format(split=split), roots[k] if k < len(roots) else None)
-        if select_cohort and cfg.get("only_cohort"):
-            man = Manifest([r for r in man if r["cohort"] == cfg.only_cohort], man.data_root, man.path)
+        file = _manifest_path(path, split, modality)
+        if missing_ok and not Path(file).exists(): continue
+        man = load_manifest(file, roots[k] if k < len(roots) else None, on_error=cfg.get("on_error", "raise"))
+        keep = lambda r: ("{split}" in str(path) or r["split"] == split) and \
+                         (not select_cohort or not cfg.get("only_cohort") or r["cohort"] == cfg.only_cohort)
+        if not all(keep(r) for r in man): man = Manifest([r for r in man if keep(r)], man.data_root, man.path, man.skipped)
         out.append(man)
     return out
 
@@ -227,7 +284,7 @@ def _grid(cfg, m: str) -> list[int]:
     return list(found.pop()) if found else list(get_modality(m).grid)
 
 def _check_selection(cfg):
-    "Every trained modality has training records after `only_modality` / `only_cohort`."
+    "Every trained modality has training records after `only_modality` / `only_cohort`, and each of its manifests holds some."
     if cfg.only_modality and cfg.only_modality not in cfg.dataset:
         raise ConfigError(f"only_modality={cfg.only_modality!r} is not a modality of 'dataset' ({', '.join(cfg.dataset) or 'none'})")
     if not trained_modalities(cfg): raise ConfigError("config key 'dataset' names no modality: nothing to train on")
@@ -237,18 +294,60 @@ def _check_selection(cfg):
         found = sorted({r["cohort"] for man in manifests(cfg, m, "train", select_cohort=False) for r in man if m in r["modality_paths"]})
         why = f"only_cohort={cfg.only_cohort!r} matches none of its cohorts {found}" if cfg.only_cohort and found else "its training manifests hold no record with this modality"
         raise ConfigError(f"no training data for dataset.{m} ({', '.join(map(str, _as_list(cfg.dataset[m].manifest)))}): {why}")
+    for m in trained_modalities(cfg):             # each manifest named for a modality must hold some of it
+        for man in manifests(cfg, m, "train", select_cohort=False):
+            if not any(m in r["modality_paths"] for r in man):
+                skipped = f" ({len(man.skipped)} records skipped)" if len(man.skipped) else ""
+                raise ConfigError(f"config key 'dataset.{m}.manifest': {man.path} has no {m} record for training{skipped}; remove it from dataset.{m}")
+
+# %% ../nbs/07a_run.ipynb #cf8be342
+def _split_items(text: str) -> list[str]:
+    "Whitespace-separated items (shell quoting), an item with open brackets running on until they close."
+    items, depth = [], 0
+    for tok in shlex.split(text):
+        if depth > 0: items[-1] += " " + tok
+        else: items.append(tok)
+        depth += sum(tok.count(c) for c in "[{(") - sum(tok.count(c) for c in "]})")
+    return items
+
+def dotlist_overrides(value,                      # a list of KEY=VALUE strings, one string of them, a YAML list in a string, or None
+                      parameter: str = "overrides",  # where they came from, named in an error
+                     ) -> list[str]:
+    "Dotlist overrides as a list of `KEY=VALUE` strings, whatever the shape they came in; anything else is a `ConfigError`."
+    if value is None: return []
+    if isinstance(value, str):
+        try: value = yaml.safe_load(value) if value.lstrip().startswith("[") else _split_items(value)
+        except (yaml.YAMLError, ValueError) as e: raise ConfigError(f"parameter {parameter!r}: cannot read {value!r} ({' '.join(str(e).split())})") from None
+    if not isinstance(value, (list, tuple, ListConfig)):
+        raise ConfigError(f"parameter {parameter!r} must be a list of KEY=VALUE strings (or one string of them), not {type(value).__name__} {value!r}")
+    for i, item in enumerate(value):
+        if not isinstance(item, str): raise ConfigError(f"parameter {parameter!r}: item {i} is {type(item).__name__} {item!r}, not a KEY=VALUE string")
+        key, eq, _ = item.partition("=")
+        if not eq or not key.strip() or any(c.isspace() for c in key.strip()):
+            raise ConfigError(f"parameter {parameter!r}: {item!r} is not KEY=VALUE (e.g. trainer.max_steps=10)")
+    return list(value)
 
 # %% ../nbs/07a_run.ipynb #88664dfa
+def _register_cohorts(path):
+    "Register a `cohorts:` preset file of the config; a missing or broken file is a `ConfigError` naming it."
+    try: register_cohorts(path)
+    except BrainVLMError as e: raise ConfigError(f"config key 'cohorts': {e}") from None
+    except FileNotFoundError: raise ConfigError(f"config key 'cohorts': cohort preset file {path} not found") from None
+    except (OSError, ValueError, yaml.YAMLError) as e: raise ConfigError(f"config key 'cohorts': {path}: {' '.join(str(e).split())}") from None
+
 def resolve_config(config: str | os.PathLike | dict | DictConfig | None = None,   # a YAML file, a dict, or None (defaults)
-                   overrides: Sequence[str] | str = (),                             # dotlist overrides, e.g. ["trainer.max_steps=10"]
+                   overrides: Sequence[str] | str = (),                             # dotlist overrides (see `dotlist_overrides`)
                   ) -> DictConfig:
     "Read, check and complete a run config: defaults filled in, cohorts registered, grids and patches decided, the selection non-empty."
-    if isinstance(overrides, str): overrides = [overrides]              # papermill passes one override as a plain string
+    overrides = dotlist_overrides(overrides, "overrides")
     if isinstance(config, (dict, DictConfig)):
-        raw = OmegaConf.merge(OmegaConf.create(config), OmegaConf.from_dotlist(list(overrides)))
+        raw = OmegaConf.merge(OmegaConf.create(config), load_config(None, overrides))
+        _check_no_secrets(raw, "config")
     else: raw = load_config(config, overrides)
-    cfg = OmegaConf.create(check_config(OmegaConf.to_container(raw, resolve=True)))
-    for c in cfg.cohorts: register_cohorts(c)
+    try: plain = OmegaConf.to_container(raw, resolve=True)
+    except Exception as e: raise ConfigError(f"{config if not isinstance(config, (dict, DictConfig)) else 'config'}: {' '.join(str(e).split())}") from None
+    cfg = OmegaConf.create(check_config(plain))
+    for c in cfg.cohorts: _register_cohorts(c)
     for m in list(cfg.model):
         if m not in ModelSection.__dataclass_fields__ and m not in cfg.dataset:
             raise ConfigError(f"config key 'model.{m}' sets a patch embedding, but 'dataset' has no {m}")
@@ -256,10 +355,15 @@ def resolve_config(config: str | os.PathLike | dict | DictConfig | None = None, 
         if not d.manifest: raise ConfigError(f"config key 'dataset.{m}.manifest' is empty: name at least one manifest")
     _check_selection(cfg)
     for m in cfg.dataset:
+        spec = get_modality(m)
         cfg.dataset[m].img_size = _grid(cfg, m)
-        if get_modality(m).temporal and not cfg.dataset[m].sequence_length: cfg.dataset[m].sequence_length = get_modality(m).frames
+        if len(cfg.dataset[m].img_size) != spec.spatial_dims:
+            raise ConfigError(f"config key 'dataset.{m}.img_size' must have {spec.spatial_dims} sizes ({m} is {spec.spatial_dims}D), not {list(cfg.dataset[m].img_size)}")
+        if spec.temporal and not cfg.dataset[m].sequence_length: cfg.dataset[m].sequence_length = spec.frames
         section = cfg.model.get(m) or OmegaConf.create(dataclasses.asdict(PatchSection()))
-        if not section.patch_size: section.patch_size = list(get_modality(m).patch)
+        if not section.patch_size: section.patch_size = list(spec.patch)
+        if len(section.patch_size) != spec.spatial_dims + spec.temporal:
+            raise ConfigError(f"config key 'model.{m}.patch_size' must have {spec.spatial_dims + spec.temporal} sizes, not {list(section.patch_size)}")
         cfg.model[m] = section
     return cfg
 
@@ -268,28 +372,49 @@ def _prep_overrides(cfg, m: str) -> dict:
     d = cfg.dataset[m]
     return {"grid": tuple(d.img_size), **({"scaling": d.input_scaling_method} if d.get("input_scaling_method") else {})}
 
-def config_stats(cfg) -> dict:
-    "Intensity statistics: the `stats` file, or computed on the training manifests of every trained modality."
+def _merge(log: SkipLog | None, errors):
+    "Add `errors` to `log` once each (the same bad record is met by the statistics and by every split's datasets)."
+    if log is None: return
+    seen = {str(e) for e in log.skipped}
+    log.skipped += [e for e in errors if str(e) not in seen and not seen.add(str(e))]
+
+def config_stats(cfg, skipped: SkipLog | None = None) -> dict:
+    "Intensity statistics: the `stats` file, or computed on the training manifests of every trained modality (`on_error: skip`: bad records counted in `skipped`)."
     if cfg.stats: return load_stats(cfg.stats)
     stats: dict = {}
     for m in trained_modalities(cfg):
         for man in manifests(cfg, m, "train"):
-            for cohort, per in compute_cohort_stats(man, modalities=[m], progress=False, **_prep_overrides(cfg, m)).items():
-                stats.setdefault(cohort, {}).update(per)
+            log = SkipLog("skip")
+            kw = {"skipped": log} if cfg.on_error == "skip" else {}
+            got = compute_cohort_stats(man, modalities=[m], progress=False, **kw, **_prep_overrides(cfg, m))
+            if log.skipped and not any(m in per for per in got.values()):
+                raise ConfigError(f"dataset.{m}: no training record of {man.path} could be read for the intensity statistics: "
+                                  f"all {len(log)} were skipped (first: {log.skipped[0]})")
+            for cohort, per in got.items(): stats.setdefault(cohort, {}).update(per)
+            _merge(skipped, [*man.skipped.skipped, *log.skipped])
     return stats
 
 # %% ../nbs/07a_run.ipynb #74e0d467
-def build_datasets(cfg, text, split: str = "train", stats: dict | None = None) -> InterleaveDataset:
+def build_datasets(cfg, text, split: str = "train", stats: dict | None = None,
+                   skipped: SkipLog | None = None,      # `on_error: skip`: what the manifests and datasets left out is added here
+                  ) -> InterleaveDataset:
     "An `InterleaveDataset` over every (manifest, trained modality) of `cfg.dataset` for one split."
-    stats = stats if stats is not None else config_stats(cfg)
+    stats = stats if stats is not None else config_stats(cfg, skipped)
     parts = {}
     for m in trained_modalities(cfg):
         d = cfg.dataset[m]
         window = {k: d[k] for k in ("sequence_length", "stride_within_seq", "stride_between_seq")} if get_modality(m).temporal else {}
         augment = d.get("augment") if split == "train" else None     # `VolumeAugment` parameters (dataset_for builds it)
         for k, man in enumerate(manifests(cfg, m, split)):
-            ds = dataset_for(man, m, text, stats=stats, cache=cfg.cache, augment=augment,
+            if not any(m in r["modality_paths"] for r in man):
+                _merge(skipped, man.skipped.skipped); continue         # `only_cohort` (or this split) leaves it nothing of `m`
+            ds = dataset_for(man, m, text, stats=stats, cache=cfg.cache, augment=augment, on_error=cfg.on_error,
                              split_turns=split != "train" or bool(cfg.split_turns), **window, **_prep_overrides(cfg, m))
+            _merge(skipped, [*man.skipped.skipped, *ds.skipped.skipped])
+            if not len(ds):
+                lost = [*man.skipped.skipped, *ds.skipped.skipped]
+                raise ConfigError(f"dataset.{m}: no {split} sample left from {man.path}: all {len(lost)} of its {m} records were skipped"
+                                  + (f" (first: {lost[0]})" if lost else ""))
             name = f"{'+'.join(sorted({r['cohort'] for r in man}))}/{m}"
             parts[name if name not in parts else f"{name}#{k}"] = ds
     return InterleaveDataset(parts, seed=cfg.seed)
@@ -304,6 +429,20 @@ def model_modalities(cfg) -> dict:
         out[m] = o
     return out
 
+# %% ../nbs/07a_run.ipynb #c42a3dc1
+def check_splits(cfg, splits: Sequence[str] = ("train", "val", "test")):
+    "Refuse a subject in two of `splits` of the run (a `ManifestError` naming both manifests and the subjects)."
+    from brainvlm.cohorts import check_disjoint_splits
+    found = {s: {} for s in splits}              # split -> {manifest file: its manifest for the split}
+    for s in splits:                             # a bad record of a held-out split is its evaluation's business, not this check's
+        view = cfg if s == "train" else OmegaConf.merge(cfg, {"on_error": "skip"})
+        for m in trained_modalities(cfg):
+            for man in manifests(view, m, s, missing_ok=s != "train"): found[s].setdefault(str(Path(man.path).resolve()), man)
+    # a file in several splits is one without `{split}` in its path: each split has its own records of it, named FILE#split
+    every = {f for s in splits for f in found[s] if sum(f in found[t] for t in splits) > 1}
+    check_disjoint_splits({s: [Manifest(man.records, man.data_root, f"{man.path}#{s}") if f in every else man for f, man in found[s].items()]
+                           for s in splits})
+
 # %% ../nbs/07a_run.ipynb #a8758cc6
 def load_model(cfg, adapters: bool = True):
     "The run's model and processor: `load_base` + optional k-bit loading + optional LoRA (`adapters`), with the freeze policy applied."
@@ -316,19 +455,25 @@ def load_model(cfg, adapters: bool = True):
         model = add_lora(model, r=l.r, alpha=l.alpha, dropout=l.dropout, target_modules=list(l.target_modules))
     return model, proc
 
-def save_final(trainer, model, cfg, run: Path):
-    "The trained model in `run/final`: the whole model, or (LoRA) the adapters and the other trained parameters (`save_adapter`)."
+def save_final(trainer, model, proc, cfg, run: Path) -> Path:
+    """The trained model and its processor in `run/final`, written whole or not at all (`staged`): the whole model,
+    or (LoRA) the adapters and the other trained parameters (`save_adapter`)."""
     from brainvlm.models import save_adapter
-    if not cfg.get("lora"): return trainer.save_model(str(run / "final"))
-    if trainer.is_world_process_zero(): save_adapter(trainer.accelerator.unwrap_model(model), run / "final")
+    from brainvlm.trainer import staged
+    main = trainer.is_world_process_zero()
+    with staged(run / "final", main, trainer.accelerator.wait_for_everyone, what="the final model") as tmp:
+        if not cfg.get("lora"): trainer.save_model(str(tmp))
+        elif main: save_adapter(trainer.accelerator.unwrap_model(model), tmp)
+        if main: proc.save_pretrained(str(tmp))
+    return run / "final"
 
 # %% ../nbs/07a_run.ipynb #800d1a89
 def run_dir_for(cfg) -> Path:
-    "`output_root/run_name`, refusing a folder that holds another run (unless resuming)."
-    run = Path(cfg.output_root) / cfg.run_name
-    if (run / "config.yaml").exists() and not cfg.resume:
-        raise ConfigError(f"{run} already holds a run; choose another run_name or set resume=true")
-    return run
+    "`output_root/run_name` (a run_name may name sub-folders, but not leave output_root)."
+    name = Path(cfg.run_name)
+    if not cfg.run_name.strip() or name.is_absolute() or ".." in name.parts:
+        raise ConfigError(f"config key 'run_name' must be a folder name inside output_root, not {cfg.run_name!r}")
+    return Path(cfg.output_root) / cfg.run_name
 
 def run_preprocessing(cfg, stats: dict) -> dict:
     "{modality: {cohort: {preprocessing, window, cached}}}: how each trained (cohort, modality) becomes model input."
@@ -344,21 +489,86 @@ def run_preprocessing(cfg, stats: dict) -> dict:
             out.setdefault(m, {})[c] = entry
     return out
 
-def write_run_files(cfg, run: Path, stats: dict):
-    "The resolved config, the statistics and the cohort presets of a run, in its folder."
-    from brainvlm.cohorts import cohort_names
+def write_run_files(cfg, run: Path, stats: dict, skipped: SkipLog | None = None):
+    "The resolved config, the statistics and the cohort presets of a run in its folder; under `on_error: skip`, also `skipped.json`."
     save_config(cfg, run / "config.yaml")
     write_json(stats, run / "intensity_stats.json")
     used = sorted({c for m in trained_modalities(cfg) for c in _cohorts_of(cfg, m)})
     presets = {c: {m: cohort_settings(c, m) for m in trained_modalities(cfg)} for c in used}
     save_config(OmegaConf.create({"cohorts": presets}), run / "cohorts.yaml")
+    if skipped is not None and cfg.on_error == "skip":
+        write_json({"count": len(skipped), "by_reason": dict(skipped.counts()),
+                    "skipped": [{"record": e.record, "file": e.file, "reason": e.reason} for e in skipped.skipped]}, run / "skipped.json")
+
+def existing_folder(path: str | os.PathLike) -> Path:
+    "`path` as a folder that exists, or a `ConfigError` saying what it is instead."
+    p = Path(path)
+    if not p.exists(): raise ConfigError(f"{p} does not exist: pass the folder of a run (output_root/run_name)")
+    if not p.is_dir(): raise ConfigError(f"{p} is not a folder: pass the folder of a run (output_root/run_name)")
+    return p
 
 def load_run_config(run_dir: str | os.PathLike) -> DictConfig:
     "The resolved config of a trained run, with its own cohort presets and statistics (not the files it was trained from)."
-    run_dir = Path(run_dir)
+    run_dir = existing_folder(run_dir)
     if not (run_dir / "config.yaml").exists(): raise ConfigError(f"{run_dir} is not a run folder (no config.yaml)")
     over = [f"cohorts=[{run_dir / 'cohorts.yaml'}]", f"stats={run_dir / 'intensity_stats.json'}"]
     return resolve_config(run_dir / "config.yaml", over)
+
+# %% ../nbs/07a_run.ipynb #76d49eae
+LOCK_NAME = ".brainvlm-run.lock"
+
+@dataclass
+class RunClaim:
+    "A run folder held by this process (an exclusive `flock` on its lock file); `release` (or leaving the `with`) gives it up."
+    path: Path
+    fd: int | None = None
+    took_over: int | None = None              # pid of an earlier holder that died holding the folder (e.g. kill -9)
+    created: bool = False                     # the claim made the folder (an empty one is removed again on release)
+
+    def release(self):
+        if self.fd is None: return
+        with contextlib.suppress(FileNotFoundError): os.unlink(self.path / LOCK_NAME)
+        os.close(self.fd); self.fd = None     # closing the file drops the lock
+        if self.created:
+            with contextlib.suppress(OSError): self.path.rmdir()
+    def __enter__(self): return self
+    def __exit__(self, *exc): self.release()
+
+def _holder(fd: int) -> dict:
+    "What a lock file says about its holder (empty if nothing)."
+    text = os.pread(fd, 4096, 0).decode(errors="replace").strip()
+    if not text: return {}
+    try: return json.loads(text)
+    except ValueError: return {"pid": text}
+
+def _holds_run(run: Path) -> bool:
+    return (run / "config.yaml").exists() or (run / "final").exists() or any(run.glob("checkpoint-*"))
+
+def claim_run(run: str | os.PathLike, resume: bool = False) -> RunClaim:
+    "Claim run folder `run` for this process (made if missing): refused while another run holds it, or (not `resume`) if it holds a run."
+    run = Path(run); created = not run.exists()
+    run.mkdir(parents=True, exist_ok=True)
+    lock = run / LOCK_NAME
+    while True:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
+        try: fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            h = _holder(fd); os.close(fd)
+            raise ConfigError(f"{run} is in use by another run (pid {h.get('pid', '?')} on {h.get('host', '?')}, since {h.get('since', '?')}); "
+                              "wait for it to end, or choose another run_name") from None
+        try: same = os.fstat(fd).st_ino == os.stat(lock).st_ino
+        except FileNotFoundError: same = False
+        if same: break
+        os.close(fd)                          # the holder released and removed the lock meanwhile: take the new one
+    claim, previous = RunClaim(run, fd, created=created), _holder(fd)
+    if not resume and _holds_run(run):
+        claim.release(); raise ConfigError(f"{run} already holds a run; choose another run_name or set resume=true")
+    if previous:
+        claim.took_over = previous.get("pid")
+        print(f"{run}: taking over a stale lock: pid {claim.took_over} on {previous.get('host', '?')} died holding this run folder")
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "since": time.strftime("%Y-%m-%d %H:%M:%S")}).encode(), 0)
+    return claim
 
 # %% ../nbs/07a_run.ipynb #540766db
 def training_arguments(cfg, run: Path):
@@ -378,30 +588,39 @@ def training_arguments(cfg, run: Path):
 # %% ../nbs/07a_run.ipynb #fd3a7160
 def train(config: str | os.PathLike | dict | None = None, overrides: Sequence[str] | str = ()) -> Path:
     "Train from a YAML config (plus dotlist overrides); returns the run folder."
-    from transformers.trainer_utils import get_last_checkpoint
-    from brainvlm.trainer import ModalityTrainer, AnswerSamples
+    from brainvlm.trainer import ModalityTrainer, AnswerSamples, resume_point
     cfg = resolve_config(config, overrides)
-    seed_everything(cfg.seed)
+    check_splits(cfg)
     run = run_dir_for(cfg)
-    model, proc = load_model(cfg)
-    text = proc.conversation_tokenizer(max_seq_length=cfg.max_seq_length)
-    stats = config_stats(cfg)
-    trainer = ModalityTrainer(model=model, args=training_arguments(cfg, run), train_dataset=build_datasets(cfg, text, "train", stats),
-                              homogeneous_batches=cfg.trainer.homogeneous_batches,
-                              data_collator=ModalityCollator(proc.tokenizer.pad_token_id, return_meta=True))
-    if cfg.trainer.answer_samples_every:
-        held_out = build_datasets(cfg, text, "val", stats)
-        trainer.add_callback(AnswerSamples(list(held_out.datasets.values()), text, proc.tokenizer,
-                                           every=cfg.trainer.answer_samples_every, per_dataset=cfg.trainer.answer_samples))
-    if trainer.is_world_process_zero(): write_run_files(cfg, run, stats)
-    last = get_last_checkpoint(str(run)) if cfg.resume and run.exists() else None
-    trainer.train(resume_from_checkpoint=last)
-    check_replicas(model, run, trainer.is_world_process_zero())
-    save_final(trainer, model, cfg, run)
-    proc.preprocessing = run_preprocessing(cfg, stats)
-    if trainer.is_world_process_zero():
-        proc.save_pretrained(str(run / "final"))
-        write_json(trainer.state.log_history, run / "log_history.json")
+    args = training_arguments(cfg, run)                         # every trainer setting checked before anything is written
+    rank0 = int(os.environ.get("RANK", "0")) == 0               # under torchrun, rank 0 claims the folder for all ranks
+    with claim_run(run, cfg.resume) if rank0 else contextlib.nullcontext():
+        seed_everything(cfg.seed)
+        model, proc = load_model(cfg)
+        text = proc.conversation_tokenizer(max_seq_length=cfg.max_seq_length)
+        skipped = SkipLog("skip")                               # what `on_error: skip` leaves out (empty under raise)
+        stats = config_stats(cfg, skipped)
+        trainer = ModalityTrainer(model=model, args=args, train_dataset=build_datasets(cfg, text, "train", stats, skipped),
+                                  homogeneous_batches=cfg.trainer.homogeneous_batches,
+                                  data_collator=ModalityCollator(proc.tokenizer.pad_token_id, return_meta=True))
+        if cfg.trainer.answer_samples_every:
+            held_out = build_datasets(cfg, text, "val", stats, skipped)
+            trainer.add_callback(AnswerSamples(list(held_out.datasets.values()), text, proc.tokenizer,
+                                               every=cfg.trainer.answer_samples_every, per_dataset=cfg.trainer.answer_samples))
+        main = trainer.is_world_process_zero()
+        if main:
+            if len(skipped): print(skipped.summary())
+            write_run_files(cfg, run, stats, skipped)
+        point = resume_point(run, clean=main, verbose=main) if cfg.resume else None
+        if point is not None and main:
+            with open(run / "resumes.jsonl", "a") as f:
+                f.write(json.dumps({"time": time.strftime("%Y-%m-%d %H:%M:%S"), "pid": os.getpid(), "checkpoint": point.checkpoint and str(point.checkpoint),
+                                    "skipped": point.skipped, "removed": point.removed}) + "\n")
+        trainer.train(resume_from_checkpoint=str(point.checkpoint) if point and point.checkpoint else None)
+        check_replicas(model, run, main)
+        proc.preprocessing = run_preprocessing(cfg, stats)
+        save_final(trainer, model, proc, cfg, run)
+        if main: write_json(trainer.state.log_history, run / "log_history.json")
     return run
 
 def check_replicas(model, run: Path, main: bool):

@@ -4,7 +4,7 @@
 
 # %% ../nbs/03_synth.ipynb #0e1464cd
 from __future__ import annotations
-import json, os
+import json, os, shutil, socket, sys
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, asdict
 from functools import lru_cache
@@ -16,14 +16,14 @@ import pandas as pd
 from scipy import ndimage
 from tqdm import tqdm
 
-from .core import get_modality
+from .core import BrainVLMError, get_modality, pid_alive, write_json
 from .io import package_data, MNI152_T1
 from .cohorts import make_conversations, split_subjects, write_manifest, register_cohorts, SPLITS
 
 # %% auto #0
-__all__ = ['FOV_MM', 'BRAIN_CENTER', 'NETWORKS', 'template', 'grid_affine', 'Subject', 'sample_subject', 'anatomy', 'synth_t1',
-           'gradient_table_dipy', 'synth_dwi', 'network_sources', 'synth_bold', 'SynthConfig', 'write_subject',
-           'cohort_yaml', 'make_cohort', 'show_subjects', 'ground_truth_table']
+__all__ = ['FOV_MM', 'BRAIN_CENTER', 'NETWORKS', 'INCOMPLETE_MARKER', 'template', 'grid_affine', 'Subject', 'sample_subject',
+           'anatomy', 'synth_t1', 'gradient_table_dipy', 'synth_dwi', 'network_sources', 'synth_bold', 'SynthConfig',
+           'write_subject', 'cohort_yaml', 'cohort_state', 'make_cohort', 'show_subjects', 'ground_truth_table']
 
 # %% ../nbs/03_synth.ipynb #8b642883
 _NILEARN = ("nilearn", "datasets", "data")
@@ -266,13 +266,57 @@ def cohort_yaml(cfg: SynthConfig) -> str:
             f"    T1: {{grid: [{g}, {g}, {g}]}}\n    dMRI: {{grid: [{g}, {g}, {g}]}}\n"
             f"    rsfMRI: {{grid: [{f}, {f}, {f}], tr: {cfg.tr}}}\n")
 
+
+# %% ../nbs/03_synth.ipynb #20a3b2cd
+INCOMPLETE_MARKER = ".brainvlm-synth-incomplete"    # in a cohort folder while `make_cohort` writes it
+_COHORT_FILES = ("participants.tsv", "cohort.yaml", "dataset_description.json", INCOMPLETE_MARKER,
+                 *(f"manifest_{s}.json" for s in SPLITS))
+
+def _writer(out: Path) -> dict:
+    "The pid and host in a cohort folder's incomplete-marker ({} when it cannot be read)."
+    try: who = json.loads((out / INCOMPLETE_MARKER).read_text())
+    except (OSError, ValueError): return {}
+    return who if isinstance(who, dict) else {}
+
+def cohort_state(out: str | os.PathLike) -> str:
+    """What `out` holds: 'empty' (missing or empty), 'complete' (a finished brainvlm cohort), 'writing' (a running make_cohort's),
+    'incomplete' (one whose writer stopped), or 'foreign' (files brainvlm did not write)."""
+    out = Path(out)
+    if not out.exists(): return "empty"
+    if not out.is_dir(): return "foreign"
+    if not any(out.iterdir()): return "empty"
+    if (out / INCOMPLETE_MARKER).exists():
+        who = _writer(out)
+        gone = who.get("host") == socket.gethostname() and isinstance(who.get("pid"), int) and not pid_alive(who["pid"])
+        return "incomplete" if gone else "writing"
+    try: made = json.loads((out / "dataset_description.json").read_text())["GeneratedBy"][0]["Name"] == "brainvlm.synth"
+    except (OSError, ValueError, KeyError, IndexError, TypeError): made = False
+    return "complete" if made else "foreign"
+
+def _clear_cohort(out: Path):
+    "Remove what `make_cohort` writes in `out` (subject folders, participants, preset, manifests, description, marker); nothing else."
+    for p in out.glob("sub-*"):
+        if p.is_dir(): shutil.rmtree(p)
+    for name in _COHORT_FILES: (out / name).unlink(missing_ok=True)
+
+# %% ../nbs/03_synth.ipynb #5420046d
 def make_cohort(cfg: SynthConfig, out: str | os.PathLike, workers: int = 1, progress: bool = True,
                 overwrite: bool = False) -> dict:
-    "Write a synthetic BIDS cohort, its preset and train/val/test manifests under `out`."
-    out = Path(out)
-    if (out / "participants.tsv").exists() and not overwrite:
-        raise FileExistsError(f"{out} already holds a cohort; pass overwrite=True (--force) or choose another folder")
+    "Write a synthetic BIDS cohort, its preset and train/val/test manifests under `out`; complete or marked incomplete, never in between."
+    out = Path(out); state = cohort_state(out)
+    if state == "writing":
+        who = _writer(out)
+        raise BrainVLMError(f"{out}: another brainvlm synth (pid {who.get('pid', '?')} on {who.get('host', '?')}) is writing a cohort here; "
+                            "wait for it, or delete the folder if that run is gone")
+    if state == "foreign" and not out.is_dir(): raise BrainVLMError(f"{out} is a file, not a folder; choose an empty or new folder")
+    if state == "foreign":
+        raise BrainVLMError(f"{out} holds files brainvlm did not write (e.g. {sorted(p.name for p in out.iterdir())[0]}); choose an empty or new folder")
+    if state == "complete" and not overwrite:
+        raise BrainVLMError(f"{out} already holds a cohort; pass overwrite=True (--force) or choose another folder")
+    if state == "incomplete": print(f"{out}: removing the incomplete cohort a stopped synth left, and writing it again", file=sys.stderr)
+    if state in ("incomplete", "complete"): _clear_cohort(out)
     out.mkdir(parents=True, exist_ok=True)
+    write_json({"pid": os.getpid(), "host": socket.gethostname(), "config": asdict(cfg)}, out / INCOMPLETE_MARKER)
     if workers > 1:
         with ProcessPoolExecutor(workers) as ex:
             recs = list(tqdm(ex.map(write_subject, [cfg] * cfg.n, range(cfg.n), [out] * cfg.n), total=cfg.n,
@@ -281,14 +325,15 @@ def make_cohort(cfg: SynthConfig, out: str | os.PathLike, workers: int = 1, prog
         recs = [write_subject(cfg, i, out) for i in tqdm(range(cfg.n), desc="synthetic subjects", disable=not progress)]
     split = split_subjects([r["subject_id"] for r in recs], cfg.fractions, cfg.seed)
     for r in recs: r["split"] = split[r["subject_id"]]
-    (out / "dataset_description.json").write_text(json.dumps({"Name": f"brainvlm synthetic cohort {cfg.cohort}", "BIDSVersion": "1.9.0",
-                                                              "GeneratedBy": [{"Name": "brainvlm.synth", "Config": asdict(cfg)}]}, indent=1))
     pd.DataFrame([{"participant_id": r["subject_id"], "age": r["metadata"]["age"], "sex": r["metadata"]["sex"],
                    "lesion": int(r["metadata"]["lesion"]), "lesion_side": r["metadata"]["lesion_side"] or "n/a", "split": r["split"]}
                   for r in recs]).to_csv(out / "participants.tsv", sep="\t", index=False)
     (out / "cohort.yaml").write_text(cohort_yaml(cfg))
     register_cohorts(out / "cohort.yaml")
     manifests = {s: write_manifest([r for r in recs if r["split"] == s], out / f"manifest_{s}.json", overwrite=overwrite) for s in SPLITS}
+    write_json({"Name": f"brainvlm synthetic cohort {cfg.cohort}", "BIDSVersion": "1.9.0",           # last: the cohort is complete
+                "GeneratedBy": [{"Name": "brainvlm.synth", "Config": asdict(cfg)}]}, out / "dataset_description.json")
+    (out / INCOMPLETE_MARKER).unlink()
     return {"out": out, "manifests": manifests, "records": recs}
 
 # %% ../nbs/03_synth.ipynb #9e6cfc2e

@@ -15,6 +15,7 @@ from omegaconf import OmegaConf
 import brainvlm
 from .core import ConfigError, BrainVLMError, save_config, write_json
 from .launch import prepare_demo, _synth_args, _synth_config
+from .run import dotlist_overrides
 from .synth import SynthConfig
 
 # %% auto #0
@@ -46,10 +47,10 @@ def sweep(config: str | Path,                        # a training config in DESI
           out: str | Path,                           # the sweep's folder: one run folder per pair, summary.csv
           cohorts: Sequence[str | None] = (None,),
           modalities: Sequence[str | None] = (None,),
-          overrides: Sequence[str] = (),             # dotlist overrides for every run
+          overrides: Sequence[str] | str = (),       # dotlist overrides for every run (see `dotlist_overrides`)
           split: str = "val") -> pd.DataFrame:
     "Train and evaluate one run per cohort × modality with the task notebooks; returns (and writes) the summary table."
-    out = Path(out).resolve()
+    out, overrides = Path(out).resolve(), dotlist_overrides(overrides, "overrides")
     if (out / "summary.csv").exists(): raise ConfigError(f"{out} already holds a sweep; choose another folder")
     rows = []
     for cohort, modality in itertools.product(cohorts, modalities):

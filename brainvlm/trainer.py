@@ -4,14 +4,15 @@
 
 # %% ../nbs/07_trainer.ipynb #2ec475b3
 from __future__ import annotations
-import math
+import contextlib, errno, json, math, os, re, shutil
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
-import json, os
 import torch
 from torch.utils.data import DataLoader
 from transformers import Trainer, TrainerCallback
+from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, rotate_checkpoints
 
 from .core import BrainVLMError, ConfigError
 from .data import ModalityBatchSampler, InterleaveDataset, seed_worker
@@ -21,8 +22,10 @@ from .models import family_of, load_families, part_of
 load_families()      # the built-in families registered: `Auto*.from_pretrained` finds a saved run's classes (09_evaluate)
 
 # %% auto #0
-__all__ = ['NonFiniteLossError', 'unused_modality_parameters', 'ModalityLosses', 'ModalityLogs', 'ExactResume', 'ModalityTrainer',
-           'grad_norms_by_part', 'generate_answer', 'AnswerSamples', 'load_checkpoint_weights']
+__all__ = ['STAGING', 'CHECKPOINT_WEIGHTS', 'NonFiniteLossError', 'unused_modality_parameters', 'ModalityLosses', 'ModalityLogs',
+           'ExactResume', 'SaveError', 'publish', 'staged', 'AtomicCheckpoints', 'ModalityTrainer',
+           'grad_norms_by_part', 'generate_answer', 'AnswerSamples', 'load_checkpoint_weights', 'checkpoint_complete',
+           'ResumePoint', 'resume_point']
 
 # %% ../nbs/07_trainer.ipynb #71ccbc1c
 class NonFiniteLossError(BrainVLMError):
@@ -96,9 +99,76 @@ class ExactResume:
         load_checkpoint_weights(model, resume_from_checkpoint)
 
 
+# %% ../nbs/07_trainer.ipynb #900e06fa
+STAGING = ".saving"    # the folder of a run where checkpoints and the final model are written before they are renamed into place
+
+class SaveError(BrainVLMError):
+    "A checkpoint or final model that could not be written; what was saved before is intact."
+
+def _save_failure(e: Exception, folder: Path) -> str:
+    "Why a save failed, in words: a full disk (or quota) is named as such, whatever the writer raised."
+    code = getattr(e, "errno", None)
+    if code in (errno.ENOSPC, errno.EDQUOT): return os.strerror(code)
+    if "No space left" in str(e): return os.strerror(errno.ENOSPC)
+    existing = next((p for p in (folder, *folder.parents) if p.exists()), None)
+    with contextlib.suppress(OSError):
+        if existing is not None and shutil.disk_usage(existing).free < 1 << 20: return os.strerror(errno.ENOSPC)
+    return f"{type(e).__name__}: {' '.join(str(e).split())}"
+
+def _drop(tmp: Path):
+    "Remove a staging folder, and the run's `STAGING` folder once it is empty."
+    shutil.rmtree(tmp, ignore_errors=True)
+    with contextlib.suppress(OSError): tmp.parent.rmdir()
+
+def publish(tmp: Path, dest: Path):
+    "Rename the finished folder `tmp` onto `dest`; a `dest` already there (an older save of the same name) is replaced."
+    old = tmp.parent / f"{dest.name}.replaced"
+    if old.exists(): shutil.rmtree(old)
+    if dest.exists(): os.replace(dest, old)
+    os.replace(tmp, dest)
+    _drop(old)
+
+@contextlib.contextmanager
+def staged(dest: str | Path,                     # the folder to write, e.g. run/checkpoint-6 or run/final
+           main: bool = True,                    # this process renames (under DDP: the one that saves)
+           wait: Callable | None = None,         # a barrier every process passes before the rename (DDP)
+           what: str = "the checkpoint"):
+    "Write `dest` whole or not at all: the block writes into the yielded staging folder, which then replaces `dest`."
+    dest = Path(dest); tmp = dest.parent / STAGING / dest.name
+    if main and tmp.exists(): shutil.rmtree(tmp)
+    try: yield tmp
+    except Exception as e:
+        reason = _save_failure(e, tmp)
+        if main: _drop(tmp)
+        if isinstance(e, BrainVLMError): raise
+        raise SaveError(f"{dest}: could not write {what}: {reason}; what was saved before is intact "
+                        "(resume=true continues from the last complete checkpoint)") from e
+    if wait is not None: wait()
+    if main: publish(tmp, dest)
+
+# %% ../nbs/07_trainer.ipynb #45c05116
+class AtomicCheckpoints:
+    "Each checkpoint is written into the run's staging folder and renamed into place when complete (a `Trainer` mixin)."
+    _staging: str | None = None
+
+    def _get_output_dir(self, trial) -> str:
+        return self._staging or super()._get_output_dir(trial)
+
+    def _save_checkpoint(self, model, trial):
+        run = Path(super()._get_output_dir(trial))
+        dest = run / f"{PREFIX_CHECKPOINT_DIR}-{self.state.global_step}"
+        with staged(dest, self.args.should_save, self.accelerator.wait_for_everyone) as tmp:
+            self._staging = str(tmp.parent)
+            try: super()._save_checkpoint(model, trial)          # writes tmp: the staging folder's checkpoint-<step>
+            finally: self._staging = None
+        best = self.state.best_model_checkpoint
+        if best and Path(best).parent.name == STAGING: self.state.best_model_checkpoint = str(run / Path(best).name)
+        if self.args.should_save:
+            rotate_checkpoints(str(run), self.args.save_total_limit, self.state.best_model_checkpoint, use_mtime=True)
+
 # %% ../nbs/07_trainer.ipynb #441fd1ec
-class ModalityTrainer(ModalityLosses, ModalityLogs, ExactResume, Trainer):
-    "A `Trainer` for modality-keyed batches: the losses, logs and resume above, and batches of one modality each."
+class ModalityTrainer(ModalityLosses, ModalityLogs, ExactResume, AtomicCheckpoints, Trainer):
+    "A `Trainer` for modality-keyed batches: the losses, logs, resume and whole checkpoints above, and batches of one modality each."
     def __init__(self, *args,
                  homogeneous_batches: bool = True,   # every training batch holds one modality (ModalityBatchSampler)
                  **kwargs):
@@ -126,7 +196,6 @@ class ModalityTrainer(ModalityLosses, ModalityLogs, ExactResume, Trainer):
         dl = DataLoader(ds, batch_sampler=sampler, collate_fn=self.data_collator, num_workers=self.args.dataloader_num_workers,
                         worker_init_fn=seed_worker, pin_memory=self.args.dataloader_pin_memory)
         return self.accelerator.prepare(dl)           # accelerate deals the batches out across ranks
-
 
 # %% ../nbs/07_trainer.ipynb #d4e1104d
 def grad_norms_by_part(model) -> dict[str, float]:
@@ -203,3 +272,34 @@ def load_checkpoint_weights(model, checkpoint: str | Path):
     if missing or unexpected:
         raise BrainVLMError(f"{checkpoint}: checkpoint does not match the model (missing {missing[:5]}, unexpected {unexpected[:5]})")
     del saved
+
+# %% ../nbs/07_trainer.ipynb #c14ad5d6
+CHECKPOINT_WEIGHTS = ("model.safetensors", "model.safetensors.index.json", "adapter_model.safetensors", "pytorch_model.bin")
+
+def checkpoint_complete(folder: Path) -> bool:
+    "Whether a checkpoint folder holds its trainer state (written last) and its weights."
+    return (folder / "trainer_state.json").exists() and any((folder / w).exists() for w in CHECKPOINT_WEIGHTS)
+
+@dataclass
+class ResumePoint:
+    "Where a resumed run starts: the newest complete checkpoint (None: step 0), newer incomplete ones, removed interrupted saves."
+    checkpoint: Path | None
+    skipped: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+
+def resume_point(run_dir: str | Path, clean: bool = True, verbose: bool = True) -> ResumePoint:
+    "The newest complete checkpoint of a run folder; `clean` removes interrupted saves (our staging folder); `verbose` prints the choice."
+    run = Path(run_dir); removed = []
+    if clean and (run / STAGING).exists():
+        removed = sorted(str(p) for p in (run / STAGING).iterdir()); shutil.rmtree(run / STAGING)
+    found = sorted((int(m[1]), p) for p in run.glob(f"{PREFIX_CHECKPOINT_DIR}-*")
+                   if p.is_dir() and (m := re.fullmatch(rf"{PREFIX_CHECKPOINT_DIR}-(\d+)", p.name)))
+    point = ResumePoint(None, removed=removed)
+    for _, p in reversed(found):
+        if checkpoint_complete(p): point.checkpoint = p; break
+        point.skipped.insert(0, str(p))
+    if verbose:
+        for r in removed: print(f"{run}: removed an interrupted save: {Path(r).name} (in {STAGING}/)")
+        for s in point.skipped: print(f"{run}: skipped incomplete {Path(s).name} (no trainer_state.json or weights)")
+        print(f"{run}: resuming from {point.checkpoint.name}" if point.checkpoint else f"{run}: no complete checkpoint to resume from; starting at step 0")
+    return point

@@ -9,6 +9,11 @@ import pytest
 @pytest.fixture
 def tiny_training(tmp_path) -> dict:
     "{env, cohort, config, runs}: a 16³ T1 + rsfMRI cohort of 8 subjects and a tiny-llava config named `run`."
+    return make_tiny_training(tmp_path)
+
+
+def make_tiny_training(tmp_path: Path) -> dict:
+    "The `tiny_training` fixture's folder, built under `tmp_path` (also used by `bench/`)."
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "BRAINVLM_BASE_DIR": str(tmp_path / "base"), "OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg"}
     cohort = tmp_path / "cohort"
     subprocess.run(["brainvlm", "synth", "--n", "8", "--grid", "16", "--fmri-grid", "16", "--frames", "8", "--dwi-directions", "6",

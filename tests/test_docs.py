@@ -3,7 +3,10 @@
 Builds `_docs/` with tools/build_docs.py (or reuses a build made from the same inputs), serves it on 127.0.0.1 and
 drives headless Chromium over the Chrome DevTools Protocol (websocket-client): every page loads with no failed
 request, no console error and nothing from outside the site; the home page, the notebook pages, show_doc blocks,
-figures and the search box are there. Saves a screenshot of the home page to outputs/docs_home.png.
+figures and the search box are there. The layout, at a desktop and a narrow width: wide code blocks scroll instead of
+being cut off, names and signatures never break inside a word, a config class's inherited parameters are folded away;
+progress bars are not stderr boxes, the navigation names chapter and task notebooks apart, and source links go only
+to the real repository. Saves screenshots to outputs/docs_home.png and outputs/docs_screens/.
 Chromium comes from Debian (`bash run.sh setup` installs it as root); without it the test skips, except in CI.
 """
 import base64, functools, html, http.server, json, os, re, shutil, socketserver, subprocess, sys, tempfile, threading, time
@@ -15,6 +18,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 SITE = ROOT / "_docs"
 NBS = ROOT / "nbs"
+SCREENS = ROOT / "outputs" / "docs_screens"
+sys.path.insert(0, str(ROOT / "tools"))
+import build_docs  # noqa: E402  (tools/build_docs.py: which repository source links may point to)
 
 
 TITLE = "(document.querySelector('.md-content h1') || {textContent: ''}).textContent.replace('\u00b6', '').trim()"
@@ -256,7 +262,9 @@ def test_notebook_page_core(browser, base_url):
     names = [d["name"] for d in docs]
     assert "get_modality" in names and "ModalitySpec" in names, names
     d = docs[names.index("get_modality")]
-    assert "def get_modality(" in d["sig"] and d["source"] == "source", d
+    assert "def get_modality(" in d["sig"], d
+    # source links only when settings.ini's git_url is this checkout's repository (not a placeholder organisation)
+    assert d["source"] == ("source" if build_docs.source_repo() else ""), d
     text = browser.js("document.querySelector('.md-content').innerText")
     assert "#|" not in text
     assert "from fastcore.test import" not in text              # a `#| hide` cell
@@ -287,3 +295,166 @@ def test_search(browser, base_url):
         "the search box found nothing for 'modality'"
     hits = browser.js("Array.from(document.querySelectorAll('.md-search-result__item a')).map(a => a.href)")
     assert any(h.startswith(base_url + "core.html") for h in hits), hits
+
+
+# ---------------------------------------------------------------------------------------------------- layout
+LAYOUT = r"""(() => {
+  const content = document.querySelector('.md-content__inner');
+  const right = content.getBoundingClientRect().right;
+  const scrolls = e => ['auto', 'scroll'].includes(getComputedStyle(e).overflowX);
+  const clips = e => ['hidden', 'clip'].includes(getComputedStyle(e).overflowX);
+  const label = e => (e.closest('.jp-Cell') || e).id + ' ' + e.tagName.toLowerCase() + ': ' + e.textContent.trim().slice(0, 60);
+  const cut = [], split = [], styles = [];
+  // 1. a code block whose text is wider than the block scrolls sideways, in a scroller that fits the column
+  for (const e of content.querySelectorAll('pre, div.highlight, div.highlight-ipynb')) {
+    if (!e.checkVisibility() || e.scrollWidth <= e.clientWidth + 1) continue;
+    let s = e, hidden = null;
+    while (s && s !== content && !scrolls(s)) { if (s !== e && clips(s)) hidden = hidden || s; s = s.parentElement; }
+    if (s === content || !s) cut.push('no scrollbar: ' + label(e));
+    else if (hidden) cut.push('clipped by ' + hidden.className + ': ' + label(e));
+    else if (s.getBoundingClientRect().right > right + 1) cut.push('scroller wider than the page: ' + label(e));
+  }
+  // 2. names (inline code that is one identifier) and signature tokens sit on one line; their styles break no word
+  const oneLine = e => e.getClientRects().length <= 1;
+  for (const e of content.querySelectorAll('code')) {
+    if (e.closest('pre') || !e.checkVisibility() || !/^[A-Za-z_][\w.]*$/.test(e.textContent.trim())) continue;
+    if (!oneLine(e)) split.push('name: ' + e.textContent);
+    const st = getComputedStyle(e);
+    if (st.wordBreak !== 'normal' || st.overflowWrap === 'anywhere') styles.push(`code ${e.textContent}: word-break ${st.wordBreak}, overflow-wrap ${st.overflowWrap}`);
+  }
+  for (const pre of content.querySelectorAll('.celltag_nbdev_show_doc .jp-RenderedMarkdown pre')) {
+    if (!pre.checkVisibility()) continue;
+    const st = getComputedStyle(pre);
+    if (st.wordBreak !== 'normal' || st.overflowWrap !== 'normal') styles.push(`signature ${label(pre)}: word-break ${st.wordBreak}, overflow-wrap ${st.overflowWrap}`);
+    for (const t of pre.querySelectorAll('span')) if (/^\w+$/.test(t.textContent) && !oneLine(t)) split.push('signature token: ' + t.textContent + ' in ' + label(pre));
+  }
+  for (const h of content.querySelectorAll('.celltag_nbdev_show_doc h3, .celltag_nbdev_show_doc h4, h1, h2')) {
+    const text = h.firstChild;
+    if (!text || text.nodeType !== 3 || /\s/.test(text.textContent.trim())) continue;
+    const r = document.createRange(); r.selectNodeContents(text);
+    if (r.getClientRects().length > 1) split.push('heading: ' + text.textContent);
+  }
+  return {cut, split, styles};
+})()"""
+
+
+def _pages():
+    return [f.name for f in sorted(SITE.glob("*.html")) if f.name != "404.html"]
+
+
+def _width(browser, width):
+    if width is None: browser.send("Emulation.clearDeviceMetricsOverride")
+    else: browser.send("Emulation.setDeviceMetricsOverride", width=width, height=1000, deviceScaleFactor=1, mobile=False)
+
+
+def _shot(browser, name, selector=None):
+    "A screenshot of the viewport, scrolled to `selector` (under the header), in outputs/docs_screens/."
+    if selector:
+        browser.js(f"(() => {{ const e = document.querySelector({json.dumps(selector)}); if (e) {{ e.scrollIntoView(); window.scrollBy(0, -80); }} }})()")
+        browser.pump(0.2)
+    SCREENS.mkdir(parents=True, exist_ok=True)
+    (SCREENS / f"{name}.png").write_bytes(base64.b64decode(browser.send("Page.captureScreenshot", format="png")["data"]))
+
+
+PAGE_FACTS = r"""({
+    bars: Array.from(document.querySelectorAll('[data-mime-type="application/vnd.jupyter.stderr"]'))
+               .filter(e => /\d+%\|/.test(e.textContent)).map(e => e.textContent.trim().slice(0, 60)),
+    progress: Array.from(document.querySelectorAll('pre.nb-progress')).map(e => e.textContent.split('\n').length),
+    sources: Array.from(document.querySelectorAll('.md-content a')).filter(a => a.textContent.trim() === 'source').map(a => a.href)})"""
+WIDTHS = (1280, 800)  # a desktop window and a narrow one (Material's layout without the side bars)
+
+
+@pytest.fixture(scope="module")
+def page_reports(browser, base_url):
+    "Every page visited once per width: what LAYOUT finds, and PAGE_FACTS (at the desktop width)."
+    reports = {}
+    try:
+        for width in WIDTHS:
+            _width(browser, width)
+            for page in _pages():
+                assert not browser.visit(base_url + page, base_url)
+                reports[width, page] = {**browser.js(LAYOUT), **(browser.js(PAGE_FACTS) if width == WIDTHS[0] else {})}
+            assert not browser.visit(base_url + "index.html", base_url)
+            _shot(browser, f"home-{width}", "table")
+    finally:
+        _width(browser, None)
+    return reports
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_layout_wide_code_scrolls(page_reports, width):
+    """No code block is cut off on any page: a block whose text is wider than it scrolls sideways, in a scroller that
+    fits the page's column (the README's commands on the home page were cut off on the right)."""
+    bad = {page: r["cut"][:5] for (w, page), r in page_reports.items() if w == width and r["cut"]}
+    assert not bad, json.dumps(bad, indent=1)
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_layout_names_and_signatures_stay_whole(page_reports, width):
+    """No module name, show_doc name or signature token is split across lines, and their styles break no word
+    (Material's `word-break: break-word` split `brainvlm.cohorts` in the home page's table; Jupyter's output style
+    `break-all`, `grid:Seque|nce` in signatures)."""
+    bad = {page: {k: r[k][:5] for k in ("split", "styles") if r[k]}
+           for (w, page), r in page_reports.items() if w == width and (r["split"] or r["styles"])}
+    assert not bad, json.dumps(bad, indent=1)
+
+
+def test_layout_inherited_config_parameters_folded(browser, base_url):
+    "`VolumeBlip2VisionConfig`: its own parameters in the signature, the ~20 it inherits from transformers folded away."
+    assert not browser.visit(base_url + "blip2.html", base_url)
+    block = browser.js("""(() => {
+        const h = document.getElementById('volumeblip2visionconfig');
+        const out = h && h.closest('.jp-RenderedMarkdown');
+        if (!out) return null;
+        const sig = out.querySelector('pre'), det = out.querySelector('details.inherited-params');
+        return {sig: sig.textContent, sig_visible: sig.checkVisibility(), height: out.getBoundingClientRect().height,
+                details: det && det.textContent, open: det && det.open,
+                folded_visible: det ? det.querySelector('pre').checkVisibility() : null,
+                summary: det && det.querySelector('summary').textContent};
+    })()""")
+    assert block, "no show_doc block for VolumeBlip2VisionConfig on blip2.html"
+    assert block["sig_visible"] and "def VolumeBlip2VisionConfig(" in block["sig"]
+    for own in ("modalities", "patch_policy", "patch_impl"): assert own in block["sig"], block["sig"]
+    for inherited in ("transformers_version", "id2label", "hidden_size", "qkv_bias"):
+        assert inherited not in block["sig"], block["sig"]
+        assert block["details"] and inherited in block["details"], block
+    assert block["open"] is False and block["folded_visible"] is False, block
+    assert "inherited from transformers" in block["summary"], block["summary"]
+    assert block["height"] < 400, f"the show_doc block is {block['height']:.0f}px tall"
+    _shot(browser, "blip2-config", "#volumeblip2visionconfig")
+    # and open, the folded parameters show
+    browser.js("document.querySelector('#volumeblip2visionconfig').closest('.jp-RenderedMarkdown').querySelector('details.inherited-params').open = true")
+    assert browser.js("document.querySelector('details.inherited-params pre').checkVisibility()")
+
+
+def test_progress_bars_navigation_and_source_links(browser, base_url, page_reports):
+    """tqdm bars stored on stderr show as their final line, not as stderr boxes; the navigation names every page
+    once, a task notebook as `Task: ...`; source links only to settings.ini's repository when it is this checkout's."""
+    facts = {page: r for (w, page), r in page_reports.items() if w == WIDTHS[0]}
+    stderr_bars = [f"{page}: {b}" for page, r in facts.items() for b in r["bars"]]
+    assert not stderr_bars, stderr_bars
+    assert all(n <= 5 for r in facts.values() for n in r["progress"]), {p: r["progress"] for p, r in facts.items()}
+    stored = sum(1 for nb in _notebooks() for c in json.loads(nb.read_text(encoding="utf-8"))["cells"]
+                 for o in c.get("outputs", []) if o.get("name") == "stderr" and re.search(r"\d+%\|", "".join(o.get("text", ""))))
+    assert sum(len(r["progress"]) for r in facts.values()) or not stored, "the notebooks store progress bars, the pages show none"
+    sources = [u for r in facts.values() for u in r["sources"]]
+    repo = build_docs.source_repo()
+    if repo is None: assert not sources, sources[:3]
+    else: assert sources and all(u.startswith(repo.rstrip("/") + "/") for u in sources), sources[:3]
+    if with_bars := [page for page, r in facts.items() if r["progress"]]:
+        assert not browser.visit(base_url + with_bars[0], base_url)
+        _shot(browser, "progress-bar", "pre.nb-progress")
+
+    assert not browser.visit(base_url + "index.html", base_url)
+    nav = browser.js("""Array.from(document.querySelectorAll('nav.md-nav--primary a.md-nav__link[href]'))
+        .filter(a => !a.closest('.md-nav--secondary'))  // the open page's table of contents is not the site's navigation
+        .map(a => [a.textContent.trim(), a.getAttribute('href')])""")
+    titles = {}
+    for title, href in nav: titles.setdefault(title, set()).add(href.split("#")[0])
+    assert all(len(h) == 1 for h in titles.values()), {t: h for t, h in titles.items() if len(h) > 1}
+    tasks = [nb for nb in _notebooks() if not nb.name[0].isdigit() and nb.name != "index.ipynb"
+             and any("parameters" in c.get("metadata", {}).get("tags", []) for c in json.loads(nb.read_text(encoding="utf-8"))["cells"])]
+    task_pages = {h for t, hs in titles.items() if t.startswith("Task: ") for h in hs}
+    for nb in tasks: assert any(nb.stem in h for h in task_pages), (nb.name, sorted(titles))
+    if (NBS / "evaluate.ipynb").exists() and (NBS / "09_evaluate.ipynb").exists():
+        assert "Task: Evaluate" in titles and "Evaluate" not in titles, sorted(titles)

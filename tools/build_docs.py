@@ -14,6 +14,12 @@
    one page per notebook in reading order (index, numbered notebooks, then the others), the stored outputs
    (nothing is re-executed), an offline search box, and no script, style or font from the internet.
 
+On the way (`stage()`), for readers: a class's `show_doc` signature keeps the parameters the project defines and
+folds those it inherits from another library (a transformers config's ~20) into a closed <details>; tqdm progress bars
+stored on stderr become their final line (not a stack of pink stderr boxes); the task notebooks (papermill's, with a
+`parameters` cell) are "Task: ..." in the navigation; `show_doc`'s source links stay only when settings.ini's `git_url`
+is a remote of this checkout (`source_repo()`), so that no page links to a placeholder repository.
+
 It also writes `README.md` from `nbs/index.ipynb` (what `nbdev_readme` does with Quarto).
 
 Usage: python tools/build_docs.py [--readme-only] [--if-stale] [--force]
@@ -143,13 +149,191 @@ def convert_markdown(md: str, links: dict[str, str], doc_url: str) -> str:
     md = re.sub(r"^>\s*\[!(\w+)\][^\n]*(?:\n>[^\n]*)*", _github_alert, md, flags=re.M)
     return md
 
+# ------------------------------------------------------------------------- show_doc: source links, inherited params
+def _norm_repo(url: str) -> str:
+    "A git URL in one form: `git@github.com:u/r.git`, `ssh://git@github.com/u/r`, `https://github.com/u/r/` -> `github.com/u/r`."
+    url = url.strip().lower()
+    url = re.sub(r"^[a-z+]+://", "", url)
+    url = re.sub(r"^[^@/]+@", "", url)
+    url = re.sub(r"^([^/:]+):(?!\d)", r"\1/", url)  # scp-like `host:path`
+    return re.sub(r"(\.git)?/*$", "", url)
+
+
+def source_repo() -> str | None:
+    """settings.ini's `git_url` when it is a remote of this checkout (so it is the project's real repository), else
+    None: a placeholder organisation or a repository this code is not in gets no source links."""
+    import subprocess
+    url = _cfg().get("git_url", "")
+    if not url: return None
+    try:
+        out = subprocess.run(["git", "remote", "-v"], cwd=ROOT, capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError): return None
+    remotes = {_norm_repo(u) for u in re.findall(r"^\S+\s+(\S+)", out, flags=re.M)}
+    return url if _norm_repo(url) in remotes else None
+
+
+_SOURCE_LINK = re.compile(r'\[source\]\(([^)\s]+)\)\{[^}]*\}[ \t]*\n*')
+_SIGNATURE = re.compile(r"```python\n(?P<head>(?:async )?def [\w.]+\(\n)(?P<params>.*?)\n(?P<tail>\)(?:\s*->[^\n]*)?:)\n```", re.S)
+INHERITED_MIN = 3  # fold a class's parameters from other libraries when there are at least this many
+
+
+def _split_params(text: str) -> list[str]:
+    """The parameters of a signature's text, split at the commas outside brackets and strings; a `# comment` nbdev
+    writes after a parameter (its docments) stays with that parameter."""
+    parts, depth, quote, cur, i = [], 0, None, "", 0
+    while i < len(text):
+        ch = text[i]
+        if quote:
+            if ch == quote: quote = None
+        elif ch == "#":  # a comment runs to the end of the line and belongs to the parameter before it
+            end = text.find("\n", i); end = len(text) if end < 0 else end
+            if cur.strip() or not parts: cur += "  " + text[i:end].strip()
+            else: parts[-1] += "  " + text[i:end].strip()
+            i = end; continue
+        elif ch in "'\"": quote = ch
+        elif ch in "([{": depth += 1
+        elif ch in ")]}": depth -= 1
+        elif ch == "," and depth == 0:
+            parts.append(cur.strip()); cur = ""; i += 1; continue
+        cur += ch; i += 1
+    if cur.strip(): parts.append(cur.strip())
+    def norm(p):  # whitespace made single in the code, the comment kept after two spaces (what `_wrap` looks for)
+        code, _, comment = p.partition("  #")
+        return " ".join(code.split()) + (f"  #{comment}" if comment else "")
+    return [norm(p) for p in parts]
+
+
+def _wrap(params: list[str], indent: str = "    ", width: int = 80) -> list[str]:
+    "Parameters joined into lines of about `width` characters; one with a comment ends its line (the comma before it)."
+    lines, cur = [], ""
+    for i, p in enumerate(params):
+        code, _, comment = p.partition("  #")
+        piece = code + ("," if i < len(params) - 1 else "") + (f"  #{comment}" if comment else "")
+        if cur and len(indent) + len(cur) + 1 + len(piece) > width: lines.append(indent + cur); cur = piece
+        else: cur = f"{cur} {piece}" if cur else piece
+        if comment: lines.append(indent + cur); cur = ""
+    if cur: lines.append(indent + cur)
+    return lines
+
+
+def _param_owner(cls, name: str):
+    "The class in `cls`'s MRO that declares parameter `name`: a field annotation first, else a hand-written __init__."
+    for k in cls.__mro__:
+        if name in k.__dict__.get("__annotations__", {}): return k
+    for k in cls.__mro__:
+        init = k.__dict__.get("__init__")
+        code = getattr(init, "__code__", None)
+        if code is None or "__create_fn__" in getattr(init, "__qualname__", ""): continue  # a dataclass's generated one
+        if name in code.co_varnames[:code.co_argcount + code.co_kwonlyargcount]: return k
+    return None
+
+
+def _documented_object(code: str, md: str):
+    "The object a `show_doc(X)` cell documents, found through the package's module index (None when it cannot be)."
+    import importlib
+    m = re.match(r"show_doc\(\s*([\w.]+)", code)
+    if not m: return None
+    name, lib = m.group(1), _cfg().lib_name
+    link = _SOURCE_LINK.search(md)
+    mod_hint = None
+    if link and (f := re.search(r"/blob/[^/]+/(.+?)\.py#", link.group(1))): mod_hint = f.group(1).replace("/", ".")
+    try: syms = importlib.import_module(f"{lib}._modidx").d["syms"]
+    except (ImportError, KeyError, AttributeError): return None
+    hits = [(mod, key) for mod, keys in syms.items() for key in keys if key == f"{mod}.{name}"]
+    if mod_hint: hits = [h for h in hits if h[0] == mod_hint] or hits
+    if len(hits) != 1: return None
+    mod, key = hits[0]
+    try:
+        obj = importlib.import_module(mod)
+        for part in key[len(mod) + 1:].split("."): obj = getattr(obj, part)
+    except Exception as e:  # the page still builds, with the signature as nbdev wrote it
+        print(f"build_docs: could not import {key} to fold its inherited parameters ({type(e).__name__}: {e})")
+        return None
+    return obj
+
+
+def fold_inherited(md: str, obj) -> str:
+    """A class's `show_doc` markdown with the parameters it inherits from classes outside the project (e.g. the ~20
+    of a transformers config) moved out of the signature into a closed <details> after the docstring."""
+    import inspect
+    if not inspect.isclass(obj): return md
+    m = _SIGNATURE.search(md)
+    if not m: return md
+    lib = _cfg().lib_name
+    own, inherited = [], {}
+    for p in _split_params(m.group("params")):
+        pname = re.match(r"\**(\w*)", p).group(1)
+        owner = _param_owner(obj, pname) if pname else None
+        if owner is None or owner.__module__.split(".")[0] == lib: own.append(p)
+        else: inherited.setdefault(owner, []).append(p)
+    n = sum(map(len, inherited.values()))
+    if n < INHERITED_MIN: return md
+    libs = sorted({k.__module__.split(".")[0] for k in inherited})
+    names = ", ".join(k.__name__ for k in inherited)
+    note = f"# + {n} inherited from {' and '.join(libs)} (below)"
+    sig = "\n".join([f"```python\n{m.group('head')}" + "\n".join(_wrap(own) + ["    " + note]), m.group("tail"), "```"])
+    body = []
+    for k, ps in inherited.items():
+        body += [f"# {k.__name__} ({k.__module__})", *_wrap(ps, indent="")]
+    details = (f'<details class="inherited-params">\n<summary>{n} parameters inherited from {html.escape(" and ".join(libs))}'
+               f' ({html.escape(names)})</summary>\n\n```python\n' + "\n".join(body) + "\n```\n\n</details>")
+    return md[:m.start()] + sig + md[m.end():].rstrip() + "\n\n" + details
+
+
+def show_doc_markdown(md: str, code: str, source: str | None) -> str:
+    "nbdev's `show_doc` markdown for the site: source links only to the real repository, inherited parameters folded."
+    obj = _documented_object(code, md)
+    if source is None or not all(u.startswith(source.rstrip("/") + "/") for u in _SOURCE_LINK.findall(md)):
+        md = _SOURCE_LINK.sub("", md)
+    return fold_inherited(md, obj) if obj is not None else md
+
+
+# ------------------------------------------------------------------------------------------- progress bars
+_PROGRESS = re.compile(r"^(?P<desc>.{0,120}?)\s*\d{1,3}%\|[^|]*\|\s*[\d.]+[kMG]?/(?:[\d.]+[kMG]?|\?)\s*\[.*\]\s*$")
+
+def _screen_lines(text: str) -> list[str]:
+    "The lines a terminal would show for `text`: what follows the last carriage return of each line."
+    lines = []
+    for line in text.split("\n"):
+        segs = [seg for seg in line.split("\r") if seg.strip()]
+        if segs: lines.append(segs[-1].rstrip())
+    return lines
+
+def tidy_outputs(outputs: list[dict]) -> list[dict]:
+    """Consecutive stream outputs of one name merged; carriage-return updates reduced to what they end as; a stderr
+    output that is only progress bars (tqdm) becomes one line per bar, its final state, as a muted block
+    (`pre.nb-progress`) rather than Jupyter's pink stderr box."""
+    merged = []
+    for o in outputs:
+        if (o.get("output_type") == "stream" and merged and merged[-1].get("output_type") == "stream"
+                and merged[-1].get("name") == o.get("name")):
+            merged[-1] = {**merged[-1], "text": _src({"source": merged[-1]["text"]}) + _src({"source": o["text"]})}
+        else: merged.append(dict(o))
+    for i, o in enumerate(merged):
+        if o.get("output_type") != "stream": continue
+        text = _src({"source": o["text"]})
+        lines = _screen_lines(text)
+        bars = [_PROGRESS.match(l) for l in lines]
+        if not lines: merged[i] = None  # only newlines and carriage returns: an empty box
+        elif o.get("name") == "stderr" and all(bars):
+            last = {}
+            for b in bars: last[b.group("desc")] = b.group(0)  # each bar's last state, in the order the bars started
+            final = "\n".join(last.values())
+            merged[i] = {"output_type": "display_data", "metadata": {}, "data": {
+                "text/html": f'<pre class="nb-progress" title="progress bars, as they ended">{html.escape(final)}</pre>',
+                "text/plain": final}}
+        elif "\r" in text:
+            merged[i] = {**o, "text": "\n".join(lines) + ("\n" if text.endswith("\n") else "")}
+    return [o for o in merged if o is not None]
+
+
 _CELL_KEYS = {"cell_type", "id", "metadata", "source", "outputs", "execution_count", "attachments"}
 
 def _md_cell(src: str) -> dict:
     return {"cell_type": "markdown", "id": hashlib.sha1(src.encode()).hexdigest()[:8], "metadata": {}, "source": src}
 
-def convert_notebook(nb: dict, links: dict[str, str], doc_url: str) -> tuple[dict, str]:
-    "A processed notebook (nbdev's `_proc/`) -> (notebook for mkdocs-jupyter, page title)."
+def convert_notebook(nb: dict, links: dict[str, str], doc_url: str, source: str | None = None) -> tuple[dict, str]:
+    "A processed notebook (nbdev's `_proc/`) -> (notebook for mkdocs-jupyter, page title); `source`: see `source_repo`."
     fm, cells = {}, []
     for cell in nb["cells"]:
         src = _src(cell)
@@ -171,11 +355,16 @@ def convert_notebook(nb: dict, links: dict[str, str], doc_url: str) -> tuple[dic
             code = re.sub(r"^\s*#\|.*\n?", "", src, flags=re.M).strip("\n")
             cell["source"] = code
             tags = cell.setdefault("metadata", {}).setdefault("tags", [])
-            if re.match(r"show_doc\(", code): tags.append("nbdev_show_doc")
+            is_doc = bool(re.match(r"show_doc\(", code))
+            if is_doc: tags.append("nbdev_show_doc")
             if d.get("output") == "false": cell["outputs"] = []
-            for o in cell.get("outputs", []):
+            cell["outputs"] = tidy_outputs(cell.get("outputs", []))
+            for o in cell["outputs"]:
                 md = o.get("data", {}).get("text/markdown")
-                if md is not None: o["data"]["text/markdown"] = convert_markdown(_src({"source": md}), links, doc_url)
+                if md is None: continue
+                md = _src({"source": md})
+                if is_doc: md = show_doc_markdown(md, code, source)
+                o["data"]["text/markdown"] = convert_markdown(md, links, doc_url)
             fold = d.get("code-fold")
             if d.get("echo") == "false" or not code: tags.append("remove_input")
             elif fold in ("true", "show"):  # Quarto folds the code into a <details>: do the same
@@ -193,6 +382,17 @@ def convert_notebook(nb: dict, links: dict[str, str], doc_url: str) -> tuple[dic
     return nb, fm.get("title") or ""
 
 
+def is_task_notebook(rel: Path, nb: dict) -> bool:
+    "A task notebook: unnumbered, and papermill-parametrised (a cell tagged `parameters`), like `train.ipynb`."
+    return (not re.match(r"^\d+[a-zA-Z0-9]*_", rel.name)
+            and any("parameters" in c.get("metadata", {}).get("tags", []) for c in nb.get("cells", [])))
+
+
+def nav_title(title: str, task: bool) -> str:
+    "The navigation's name for a page: a task notebook's is `Task: <title>`, so `Task: Evaluate` is not the chapter `Evaluation`."
+    return f"Task: {title}" if task else title
+
+
 def stage(rels: list[Path]) -> list[dict]:
     "Write the notebooks mkdocs-jupyter renders to `_proc/site/`; returns the MkDocs nav."
     cfg = _cfg()
@@ -207,15 +407,19 @@ def stage(rels: list[Path]) -> list[dict]:
         if f.is_file() and STAGE not in f.parents and f.suffix != ".ipynb" and not f.name.startswith("."):
             (STAGE / f.relative_to(PROC)).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(f, STAGE / f.relative_to(PROC))
+    source = source_repo()
+    if source is None:
+        print(f"build_docs: settings.ini's git_url ({cfg.get('git_url', '')}) is not a remote of this checkout: no source links")
     nav, seen = [], {}
     for rel in rels:
         name = names[rel]
         if name in seen: raise SystemExit(f"build_docs: {rel} and {seen[name]} would both be {name}")
         seen[name] = rel
         nb = json.loads((PROC / rel).read_text(encoding="utf-8"))
-        nb, title = convert_notebook(nb, links, doc_url)
+        task = is_task_notebook(rel, nb)
+        nb, title = convert_notebook(nb, links, doc_url, source)
         (STAGE / name).with_suffix(".ipynb").write_text(json.dumps(nb, indent=1), encoding="utf-8")
-        nav.append({title or rel.stem: name[:-5] + ".ipynb"})
+        nav.append({nav_title(title or rel.stem, task): name[:-5] + ".ipynb"})
     # our CSS/JS, and MathJax 3 from the django-static-mathjax wheel (loaded only on pages with TeX)
     shutil.copytree(ASSETS, STAGE / "assets")
     import mathjax
@@ -277,6 +481,7 @@ def inputs_hash() -> str:
              ROOT / "mkdocs.yml", ROOT / "settings.ini", Path(__file__).resolve()]
     for f in files:
         if f.is_file(): h.update(f.relative_to(ROOT).as_posix().encode() + b"\0" + f.read_bytes() + b"\0")
+    h.update(f"source links: {source_repo()}".encode())  # a remote added or removed changes the pages
     return h.hexdigest()
 
 
