@@ -24,7 +24,7 @@ def main():
                 if kind == "ok" and case.expect != "ok": kind = "silent"
                 if kind == "ok" and case.check is not None:       # finished: but did it do the right thing?
                     try: case.check(Path(d), got.result)
-                    except AssertionError: kind = "silent"
+                    except Exception: kind = "silent"              # its check fails (or cannot even look)
             finally: os.chdir(here)
         named = all(s in got.text for s in case.contains)
         if kind in ("error", "skip") and not (named and (kind != "error" or "\n" not in got.text.strip())): kind = "vague"
