@@ -23,7 +23,8 @@ setup() {
     echo "$want" > "$stamp"
   fi
   export PATH="$PWD/.venv/bin:$PATH"
-  export MPLBACKEND=Agg
+  # No MPLBACKEND here: notebook kernels (demo, sweep, lab, nbdev_test) draw inline figures, and the command line
+  # chooses Agg itself where it draws (brainvlm prepare/demo).
 }
 
 setup_chromium() {
@@ -105,7 +106,7 @@ case "$cmd" in
     # reachable). Extra arguments go to `jupyter lab`, e.g. `bash run.sh lab --no-browser --port 8890`.
     # allow_root: containers often run as root, where Jupyter refuses to start without it (a no-op otherwise).
     setup
-    unset MPLBACKEND  # the kernels draw inline figures (Agg is for the command line's own plots)
+    unset MPLBACKEND  # the kernels draw inline figures, whatever the calling shell set (Agg is for the command line's own plots)
     exec jupyter lab --ServerApp.root_dir="$PWD" --LabApp.default_url=/lab/tree/nbs --ServerApp.allow_root=True "$@"
     ;;
   setup)

@@ -20,11 +20,11 @@ from .io import (Preprocessing, IntensityStats, StatsAccumulator, VolumeCache, p
                          gradient_files, package_data, MNI152_T1, NIBABEL_BOLD, DIPY_DWI)
 
 # %% auto #0
-__all__ = ['COHORT_PRESETS_YAML', 'SAFE_NAME_MAX', 'QUESTION_KINDS', 'SEX_WORDS', 'QUESTIONS', 'SPLITS', 'ROLES', 'BIDS_PATTERNS',
-           'MIN_STD', 'unsafe_name', 'register_cohorts', 'cohort_names', 'cohort_settings', 'preprocessing_for',
-           'QuestionKind', 'register_question_kind', 'question_kind', 'truth_grid', 'choice_kind', 'parse_number',
-           'parse_lesion', 'findings_report', 'answer_for', 'make_conversations', 'resolve_path', 'validate_record',
-           'Manifest', 'read_text', 'read_json', 'load_manifest', 'write_manifest', 'split_subjects',
+__all__ = ['COHORT_PRESETS_YAML', 'SAFE_NAME_MAX', 'QUESTION_KINDS', 'SEX_WORDS', 'AGE_RANGE', 'QUESTIONS', 'SPLITS', 'ROLES',
+           'BIDS_PATTERNS', 'MIN_STD', 'unsafe_name', 'register_cohorts', 'cohort_names', 'cohort_settings',
+           'preprocessing_for', 'QuestionKind', 'register_question_kind', 'question_kind', 'truth_grid', 'choice_kind',
+           'parse_number', 'parse_lesion', 'findings_report', 'answer_for', 'make_conversations', 'resolve_path',
+           'validate_record', 'Manifest', 'read_text', 'read_json', 'load_manifest', 'write_manifest', 'split_subjects',
            'check_disjoint_splits', 'write_example_bids', 'read_participants', 'ingest_bids', 'compute_cohort_stats',
            'check_stats', 'load_stats', 'cache_manifest']
 
@@ -193,17 +193,20 @@ SEX_WORDS = {"F": "female", "M": "male"}
 register_question_kind(choice_kind("sex", "What is the participant's sex?", "sex", SEX_WORDS));
 
 # %% ../nbs/02_cohorts.ipynb #5b6f41b2
-def parse_number(text: str) -> float | None:
-    "The first number in `text`, or None."
+def parse_number(text: str, lo: float = -math.inf, hi: float = math.inf) -> float | None:
+    "The first number in `text`, or None — also when it lies outside [`lo`, `hi`], the values that can be meant."
     m = re.search(r"\d+(\.\d+)?", text)
-    return None if m is None else float(m.group(0))
+    v = None if m is None else float(m.group(0))
+    return v if v is not None and lo <= v <= hi else None
+
+AGE_RANGE = (0.0, 120.0)      # years: an age answer outside it is unparsed
 
 def _number(v) -> float: return float("nan") if v is None else float(v)
 
 register_question_kind(QuestionKind(
     "age", "How old is the participant, in years?",
     answer=lambda meta: f"{meta['age']:.0f} years" if isinstance(meta.get("age"), (int, float)) else None,
-    parse=parse_number, truth=lambda meta: _number(meta.get("age")),
+    parse=lambda text: parse_number(text, *AGE_RANGE), truth=lambda meta: _number(meta.get("age")),
     metric="mae", metric_options={"unparsed_error": 100.0}, examples=tuple({"age": float(a)} for a in range(101))));
 
 # %% ../nbs/02_cohorts.ipynb #8b93057a

@@ -8,46 +8,45 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
-import pandas as pd
-import torch
 
 from .core import ConfigError, SkipLog, write_json
-from .trainer import generate_answer
+from .launch import LazyModule, ending
 
 # %% auto #0
 __all__ = ['METRICS', 'PANELS', 'parse_answer', 'answer_logprob', 'truth_keys', 'predict', 'register_metric', 'scored_rows',
            'accuracy_metric', 'detection_metric', 'mae_metric', 'text_metric', 'metric_of', 'metrics', 'write_metrics',
-           'confusion_panel', 'scatter_panel', 'plot_evaluation', 'final_folder', 'load_run', 'evaluate_run', 'ask',
-           'add_evaluate_command']
+           'contrasting_ink', 'confusion_panel', 'scatter_panel', 'plot_evaluation', 'final_folder', 'load_run',
+           'evaluate_run', 'ask', 'evaluate_ending', 'add_evaluate_command']
+
+# %% ../nbs/09_evaluate.ipynb #983c5aba
+pd, torch, cohorts = LazyModule("pandas"), LazyModule("torch"), LazyModule("brainvlm.cohorts")   # imported when first used
 
 # %% ../nbs/09_evaluate.ipynb #20b8c7a8
-from .cohorts import QUESTION_KINDS, QuestionKind, question_kind
-
 def parse_answer(kind: str, text: str):
     "The value of an answer, by its question kind's parser (sex 'F'/'M', age in years, lesion (present, side), report text); None if unparseable."
-    return question_kind(kind).parse(text)
+    return cohorts.question_kind(kind).parse(text)
 
 # %% ../nbs/09_evaluate.ipynb #1e797e6e
-@torch.no_grad()
 def answer_logprob(model, text, pixel_values: torch.Tensor, modality: str, question: str, answer: str) -> float:
     "log p(answer | image, question) under `model`, with `text` a `ConversationTokenizer`: the model's family scores it."
     from brainvlm.models import family_of
-    return family_of(model).answer_logprob(model, text, pixel_values, modality, question, answer)
+    with torch.no_grad(): return family_of(model).answer_logprob(model, text, pixel_values, modality, question, answer)
 
 # %% ../nbs/09_evaluate.ipynb #3dc85771
 def truth_keys() -> list[str]:
     "The metadata keys the question kinds answer from (those of their `examples`), kept by `predict` as `true_<key>` columns."
-    return list(dict.fromkeys(key for k in QUESTION_KINDS.values() for ex in k.examples for key in ex))
+    return list(dict.fromkeys(key for k in cohorts.QUESTION_KINDS.values() for ex in k.examples for key in ex))
 
 def predict(model, text, tokenizer, dataset, kinds: Sequence[str] | None = None, progress: bool = True) -> pd.DataFrame:
     "Answers (and two-way scores) for every subject of a per-question dataset: one row per subject and question kind (default: all kinds)."
     from tqdm import tqdm
-    kinds, keys, m = list(QUESTION_KINDS) if kinds is None else list(kinds), truth_keys(), dataset.modality
+    from brainvlm.trainer import generate_answer
+    kinds, keys, m = list(cohorts.QUESTION_KINDS) if kinds is None else list(kinds), truth_keys(), dataset.modality
     model.eval(); rows, seen = [], set()
     for i in tqdm(range(len(dataset)), desc=f"answering ({m})", disable=not progress):
         s = dataset[i]
         if s["task_id"] not in kinds or (s["subject_id"], s["task_id"]) in seen: continue
-        seen.add((s["subject_id"], s["task_id"])); kind = question_kind(s["task_id"])
+        seen.add((s["subject_id"], s["task_id"])); kind = cohorts.question_kind(s["task_id"])
         x = s["pixel_values"][m][None]
         q, reference = dataset.question_answer(i)
         row = {"subject_id": s["subject_id"], "modality": m, "kind": kind.name, "answer": generate_answer(model, text, tokenizer, x, m, q),
@@ -68,7 +67,7 @@ def register_metric(name: str):
     def deco(fn): METRICS[name] = fn; return fn
     return deco
 
-def scored_rows(kind: QuestionKind, rows: pd.DataFrame) -> pd.DataFrame:
+def scored_rows(kind: cohorts.QuestionKind, rows: pd.DataFrame) -> pd.DataFrame:
     "Prediction rows of one kind with `parsed` (the answer's value) and `true_value` (the kind's truth from the `true_<key>` columns)."
     metas = rows[[c for c in rows.columns if c.startswith("true_")]].rename(columns=lambda c: c[len("true_"):]).to_dict("records")
     return rows.assign(parsed=pd.Series([kind.parse(a) for a in rows.answer], index=rows.index, dtype=object),
@@ -80,7 +79,7 @@ def _auc(y, score) -> float:
     return float(roc_auc_score(y, score))
 
 @register_metric("accuracy")
-def accuracy_metric(kind: QuestionKind, rows: pd.DataFrame, **_) -> dict:
+def accuracy_metric(kind: cohorts.QuestionKind, rows: pd.DataFrame, **_) -> dict:
     "`<kind>_accuracy`; with candidates and both values present, `<kind>_auc` of the score for the first candidate's value."
     r = {f"{kind.name}_accuracy": float((rows.parsed == rows.true_value).mean())}
     if kind.candidates and "score" in rows and rows.true_value.nunique() == 2:
@@ -88,7 +87,7 @@ def accuracy_metric(kind: QuestionKind, rows: pd.DataFrame, **_) -> dict:
     return r
 
 @register_metric("detection")
-def detection_metric(kind: QuestionKind, rows: pd.DataFrame, **_) -> dict:
+def detection_metric(kind: cohorts.QuestionKind, rows: pd.DataFrame, **_) -> dict:
     "For (present, side) values: `<kind>_accuracy` of presence, `<kind>_side_accuracy` among true findings, `<kind>_auc` of the score for presence."
     n, present, pos = kind.name, rows.parsed.map(lambda v: None if v is None else v[0]), rows.true_value.map(lambda t: t[0])
     r = {f"{n}_accuracy": float((present == pos).mean())}
@@ -98,7 +97,7 @@ def detection_metric(kind: QuestionKind, rows: pd.DataFrame, **_) -> dict:
 
 # %% ../nbs/09_evaluate.ipynb #7802cd53
 @register_metric("mae")
-def mae_metric(kind: QuestionKind, rows: pd.DataFrame, train_means: dict | None = None, **_) -> dict:
+def mae_metric(kind: cohorts.QuestionKind, rows: pd.DataFrame, train_means: dict | None = None, **_) -> dict:
     "`<kind>_mae` (an unparsed answer counts as `metric_options['unparsed_error']` off), `<kind>_mae_baseline` (always the training mean), `<kind>_unparsed`."
     n, p, t = kind.name, rows.parsed.astype(float), rows.true_value.astype(float)
     err = (p - t).abs()
@@ -109,16 +108,16 @@ def mae_metric(kind: QuestionKind, rows: pd.DataFrame, train_means: dict | None 
     return r
 
 @register_metric("text")
-def text_metric(kind: QuestionKind, rows: pd.DataFrame, **_) -> dict:
-    "Corpus BLEU (sacrebleu) and mean ROUGE-L F1 (rouge-score) of the answers against the reference answers."
+def text_metric(kind: cohorts.QuestionKind, rows: pd.DataFrame, **_) -> dict:
+    "Corpus BLEU (sacrebleu's score / 100) and mean ROUGE-L F1 (rouge-score) of the answers against the reference answers, both in [0, 1]."
     import sacrebleu
     from rouge_score import rouge_scorer
     sc = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=True)
-    return {f"{kind.name}_bleu": float(sacrebleu.corpus_bleu(list(rows.answer), [list(rows.truth)]).score),
+    return {f"{kind.name}_bleu": float(sacrebleu.corpus_bleu(list(rows.answer), [list(rows.truth)]).score) / 100,
             f"{kind.name}_rougeL": float(np.mean([sc.score(t, a)["rougeL"].fmeasure for a, t in zip(rows.answer, rows.truth)]))}
 
 # %% ../nbs/09_evaluate.ipynb #17c9e648
-def metric_of(kind: QuestionKind) -> Callable:
+def metric_of(kind: cohorts.QuestionKind) -> Callable:
     "The metric function of a question kind (its own function, or the one registered under its name)."
     if callable(kind.metric): return kind.metric
     if kind.metric not in METRICS: raise ValueError(f"question kind {kind.name!r}: unknown metric {kind.metric!r}; known: {', '.join(METRICS)}")
@@ -131,7 +130,7 @@ def metrics(pred: pd.DataFrame, train_mean_age: float,
     out = {}
     for m, df in pred.groupby("modality"):
         out[m] = {}
-        for kind in QUESTION_KINDS.values():
+        for kind in cohorts.QUESTION_KINDS.values():
             rows = df[df.kind == kind.name]
             if len(rows): out[m] |= metric_of(kind)(kind, scored_rows(kind, rows), train_means=means)
     return out
@@ -144,14 +143,19 @@ def write_metrics(metrics_: dict, pred: pd.DataFrame, out_dir: str | Path) -> Pa
     return out_dir / "metrics.json"
 
 # %% ../nbs/09_evaluate.ipynb #fed3a113
+def contrasting_ink(rgba) -> str:
+    "'white' or 'black', whichever reads better on background colour `rgba` (by its WCAG relative luminance)."
+    lin = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in rgba[:3]]
+    return "white" if 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2] < 0.179 else "black"
+
 def confusion_panel(ax, truth: pd.Series, parsed: pd.Series):
-    "Counts of (true, predicted) values; unparsed answers are left out."
+    "Counts of (true, predicted) values, each written in the ink that reads on its cell; unparsed answers are left out."
     labels = sorted(set(truth) | set(parsed.dropna()), key=str)
     cm = np.zeros((len(labels), len(labels)), int)
     for t, a in zip(truth, parsed):
         if a in labels: cm[labels.index(t), labels.index(a)] += 1
-    ax.imshow(cm, cmap="Blues"); ax.set_xticks(range(len(labels)), [str(l) for l in labels]); ax.set_yticks(range(len(labels)), [str(l) for l in labels])
-    for (i, j), v in np.ndenumerate(cm): ax.text(j, i, v, ha="center", va="center")
+    im = ax.imshow(cm, cmap="Blues"); ax.set_xticks(range(len(labels)), [str(l) for l in labels]); ax.set_yticks(range(len(labels)), [str(l) for l in labels])
+    for (i, j), v in np.ndenumerate(cm): ax.text(j, i, v, ha="center", va="center", color=contrasting_ink(im.cmap(im.norm(v))))
     ax.set_xlabel("predicted"); ax.set_ylabel("true")
 
 def scatter_panel(ax, truth: pd.Series, parsed: pd.Series):
@@ -167,7 +171,7 @@ PANELS: dict[str, Callable] = {      # metric name -> fn(ax, scored rows): the k
 def plot_evaluation(pred: pd.DataFrame):
     "Per modality, one picture per question kind: a confusion matrix for categorical kinds, predicted-vs-true for numeric ones."
     import matplotlib.pyplot as plt
-    kinds = [k for k in QUESTION_KINDS.values() if k.name in set(pred.kind) and not callable(k.metric) and k.metric in PANELS]
+    kinds = [k for k in cohorts.QUESTION_KINDS.values() if k.name in set(pred.kind) and not callable(k.metric) and k.metric in PANELS]
     mods = sorted(pred.modality.unique())
     fig, axs = plt.subplots(len(mods), max(len(kinds), 1), figsize=(3.4 * max(len(kinds), 1), 3.2 * len(mods)), squeeze=False)
     for row, m in zip(axs, mods):
@@ -195,7 +199,9 @@ def final_folder(run_dir: str | Path) -> Path:
 def load_run(run_dir: str | Path):
     "The final model (in eval mode) and processor of a trained run folder, with `from_pretrained`."
     from transformers import AutoModelForImageTextToText, AutoProcessor
+    from brainvlm.models import load_families
     final = final_folder(run_dir)
+    load_families()                                       # the Auto classes know our model types once the families registered
     if (final / "adapter_config.json").exists():          # a LoRA run: its base, then the adapters and the other trained parameters
         from omegaconf import OmegaConf
         from brainvlm.run import load_model
@@ -241,6 +247,7 @@ def ask(run_dir: str | Path,                 # a trained run folder (its final/ 
         tr: float | None = None,             # fMRI repetition time (default: the file's header)
         max_new_tokens: int = 32):
     "The run's greedy answer(s) to `question` about `scan`, from the run folder alone."
+    from brainvlm.trainer import generate_answer
     model, proc = load_run(run_dir)
     if modality is None:
         if len(proc.preprocessing) != 1: raise ConfigError(f"pass modality= (this run knows {sorted(proc.preprocessing)})")
@@ -252,11 +259,22 @@ def ask(run_dir: str | Path,                 # a trained run folder (its final/ 
     return answers[0] if isinstance(question, str) else answers
 
 # %% ../nbs/09_evaluate.ipynb #fe6f69e9
+def evaluate_ending(run_dir: str | Path, split: str) -> str:
+    "Where `brainvlm evaluate` wrote its files, and a question to ask one of the scans it scored."
+    from brainvlm.run import ask_command
+    out = Path(run_dir) / f"eval-{split}"
+    return ending([(out / "metrics.json", "these metrics"), (out / "predictions.csv", "every answer beside its reference answer and the truth"),
+                   (out / "evaluation.png", "confusion matrices and predicted-vs-true ages")],
+                  [(ask_command(run_dir, split), "ask one of these scans yourself")])
+
 def add_evaluate_command(sub):
     "Add `brainvlm evaluate` and `brainvlm ask` to the command line's subparsers."
     s = sub.add_parser("evaluate", help="answer held-out questions with a trained run and write metrics.json")
-    s.add_argument("run_dir"); s.add_argument("--split", default="test", choices=["val", "test"])
-    def cmd(a): print(pd.DataFrame(evaluate_run(a.run_dir, a.split)).T.round(3).to_string())
+    s.add_argument("run_dir"); s.add_argument("--split", default="test", choices=["val", "test"], help="the held-out split to answer")
+    def cmd(a):
+        table = pd.DataFrame(evaluate_run(a.run_dir, a.split)).T.round(3).to_string()
+        print(f"held-out ({a.split}) metrics per modality; accuracy, AUC, BLEU and ROUGE-L are fractions (0-1), MAE in years:\n{table}")
+        print(evaluate_ending(a.run_dir, a.split))
     s.set_defaults(func=cmd)
     s = sub.add_parser("ask", help="answer questions about one new scan with a trained run (from its folder alone)")
     s.add_argument("run_dir"); s.add_argument("question", nargs="+", help="one or more questions")

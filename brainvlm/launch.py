@@ -4,21 +4,30 @@
 
 # %% ../nbs/08_launch.ipynb #470ee483
 from __future__ import annotations
-import argparse, json, sys, time
+import argparse, importlib, json, logging, os, shlex, sys, time
 from dataclasses import asdict
 from pathlib import Path
 from typing import Sequence
 
-import pandas as pd
-
+import brainvlm
 from .core import BrainVLMError, ConfigError, SkipLog, get_modality, write_json
-from .io import VolumeCache
-from .cohorts import (ingest_bids, load_manifest, compute_cohort_stats, load_stats, cache_manifest, register_cohorts,
-    read_json, SPLITS)
-from .synth import SynthConfig, make_cohort, cohort_state, ground_truth_table, show_subjects
 
 # %% auto #0
-__all__ = ['cmd_synth', 'cmd_ingest', 'cmd_stats', 'cmd_cache', 'prepare_demo', 'cmd_prepare', 'cmd_train', 'parser', 'main']
+__all__ = ['LazyModule', 'cmd_synth', 'cmd_ingest', 'cmd_stats', 'cmd_cache', 'ending', 'demo_config', 'prepare_demo',
+           'prepare_ending', 'cmd_prepare', 'train_ending', 'cmd_train', 'HelpWithDefaults', 'parser',
+           'quiet_libraries', 'main']
+
+# %% ../nbs/08_launch.ipynb #834052a1
+class LazyModule:
+    "Module `name`, imported the first time one of its attributes is looked up (`pd = LazyModule('pandas')`)."
+    def __init__(self, name: str): self._name = name
+    def __getattr__(self, attr: str):
+        if attr.startswith("__") or attr == "_name": raise AttributeError(attr)     # copy, pickle and the like: not the module's
+        return getattr(importlib.import_module(self._name), attr)
+    def __repr__(self) -> str: return f"LazyModule({self._name!r})"
+
+# %% ../nbs/08_launch.ipynb #f820916f
+synth = LazyModule("brainvlm.synth")        # `synth.SynthConfig` in signatures; the chapter loads with the first command that uses it
 
 # %% ../nbs/08_launch.ipynb #db9ae58d
 def _numbers(option: str, text: str, n: int) -> tuple[float, ...]:
@@ -28,23 +37,25 @@ def _numbers(option: str, text: str, n: int) -> tuple[float, ...]:
     if len(v) != n: raise ConfigError(f"option --{option}: expected {n} comma-separated numbers, got {text!r}")
     return v
 
-def _synth_config(a) -> SynthConfig:
-    return SynthConfig(n=a.n, seed=a.seed, grid=a.grid, fmri_grid=a.fmri_grid, frames=a.frames, tr=a.tr,
-                       dwi_directions=a.dwi_directions, modalities=tuple(a.modalities.split(",")), cohort=a.cohort,
-                       lesion_radius=_numbers("lesion-radius", a.lesion_radius, 2))
+def _synth_config(a) -> synth.SynthConfig:
+    return synth.SynthConfig(n=a.n, seed=a.seed, grid=a.grid, fmri_grid=a.fmri_grid, frames=a.frames, tr=a.tr,
+                             dwi_directions=a.dwi_directions, modalities=tuple(a.modalities.split(",")), cohort=a.cohort,
+                             lesion_radius=_numbers("lesion-radius", a.lesion_radius, 2))
 
 def cmd_synth(a):
-    res = make_cohort(_synth_config(a), a.out, workers=a.workers, overwrite=a.force)
-    print(ground_truth_table(res["records"]).to_string())
+    res = synth.make_cohort(_synth_config(a), a.out, workers=a.workers, overwrite=a.force)
+    print(synth.ground_truth_table(res["records"]).to_string())
     print("manifests:", *[str(p) for p in res["manifests"].values()], sep="\n  ")
 
 def cmd_ingest(a):
+    from brainvlm.cohorts import ingest_bids
     res = ingest_bids(a.bids_root, a.cohort, a.out, seed=a.seed, on_error=a.on_error, overwrite=a.force)
     print(f"{res['records']} records; {res['skipped'].summary()}")
     print("manifests (data_root = {}):".format(res["data_root"]), *[str(p) for p in res["manifests"].values()], sep="\n  ")
 
 # %% ../nbs/08_launch.ipynb #0a8bf619
 def _register(a):
+    from brainvlm.cohorts import register_cohorts
     for c in a.cohorts or []: register_cohorts(c)
 
 def _print_skipped(*logs: SkipLog):
@@ -52,6 +63,7 @@ def _print_skipped(*logs: SkipLog):
         if len(log): print(log.summary())
 
 def cmd_stats(a):
+    from brainvlm.cohorts import load_manifest, compute_cohort_stats
     _register(a)
     m = load_manifest(a.manifest, a.data_root, on_error=a.on_error)
     log = SkipLog(a.on_error)
@@ -64,6 +76,8 @@ def cmd_stats(a):
     print(f"{a.manifest}: {len(m)} records, skipped {len(m.skipped) + len(log)}"); _print_skipped(m.skipped, log)
 
 def cmd_cache(a):
+    from brainvlm.io import VolumeCache
+    from brainvlm.cohorts import load_manifest, load_stats, cache_manifest
     _register(a)
     stats = load_stats(a.stats) if a.stats else None
     for path in a.manifests:
@@ -74,29 +88,83 @@ def cmd_cache(a):
               + (f"; removed {res['partials_removed']} partial files of killed writers" if res["partials_removed"] else ""))
         _print_skipped(m.skipped, res["skip_log"])
 
+# %% ../nbs/08_launch.ipynb #19a79b7b
+def _shell_word(w) -> str:
+    "`w` quoted for a POSIX shell, in double quotes where that reads better (a question with an apostrophe)."
+    w = str(w); q = shlex.quote(w)
+    return q if q == w or "'" not in w or any(c in w for c in '"$`\\!') else f'"{w}"'
+
+def ending(wrote: Sequence[tuple],      # (path, what it is)
+           next_steps: Sequence[tuple],  # (command as a list of words, what it is for)
+          ) -> str:
+    "The last lines of a command: what it wrote and the commands to run next."
+    def rows(pairs, mark=""):                               # aligned, but a long command does not push the others' notes away
+        w = max((len(a) for a, _ in pairs if len(a) <= 60), default=0)
+        return [f"  {a:<{w}}  {mark}{b}" for a, b in pairs]
+    wrote = [(str(p) + ("/" if Path(p).is_dir() else ""), what) for p, what in wrote]
+    steps = [(" ".join(_shell_word(w) for w in cmd), why) for cmd, why in next_steps]
+    return "\n".join(["", "wrote:", *rows(wrote), "next:", *rows(steps, "# ")])
+
+# %% ../nbs/08_launch.ipynb #317510bf
+def _patch(grid: int) -> int:
+    "The demo's spatial patch: 16 voxels where the grid allows it, else a quarter of the grid."
+    if grid % 16 == 0: return 16
+    if grid % 4 == 0: return grid // 4
+    raise ConfigError(f"demo grid {grid} is not a multiple of 4; choose e.g. 32, 48 or 64")
+
+def _lesion_patch(grid: int) -> int:
+    "T1's patch: half the grid (8 tokens), a multiple of the stem's stride 4."
+    if grid % 8: raise ConfigError(f"demo grid {grid} is not a multiple of 8; choose e.g. 32, 48 or 64")
+    return grid // 2
+
+def demo_config(out: Path, name: str, cfg: synth.SynthConfig, steps: int, batch_size: int = 8, learning_rate: float = 3e-4) -> dict:
+    "The demo's training config over the prepared cohort in `out`."
+    g, f = cfg.grid, cfg.fmri_grid
+    window = min(20, cfg.frames)
+    manifest = [str(out / "cohort" / "manifest_{split}.json")]
+    return {"run_name": name, "output_root": str(out), "cohorts": [str(out / "cohort" / "cohort.yaml")],
+            "stats": str(out / "intensity_stats.json"), "cache": str(out / "cache"), "max_seq_length": 512,
+            "dataset": {"T1": {"manifest": manifest, "img_size": [g] * 3}, "dMRI": {"manifest": manifest, "img_size": [g] * 3},
+                        "rsfMRI": {"manifest": manifest, "img_size": [f] * 3, "sequence_length": window,
+                                   "stride_between_seq": 2.0}},          # one window per run: each modality gets a third of the steps
+            "model": {"hf_name": "tiny-llava", "train": ["patch_embed", "vision", "projector", "lm"],
+                      "T1": {"patch_size": [_lesion_patch(g)] * 3, "stem": 16}, "dMRI": {"patch_size": [_patch(g)] * 3},
+                      "rsfMRI": {"patch_size": [_patch(f)] * 3 + [max(window // 4, 1)]}},
+            "trainer": {"max_steps": steps, "learning_rate": learning_rate, "per_device_train_batch_size": batch_size,
+                        "logging_steps": max(steps // 20, 1), "save_steps": steps, "answer_samples_every": max(steps // 4, 1),
+                        "report_to": ["tensorboard"]}}
+
 # %% ../nbs/08_launch.ipynb #a8890646
 def _dir_size(p: Path) -> int: return sum(f.stat().st_size for f in p.rglob("*") if f.is_file())
 
-def _reusable_cohort(cohort_dir: Path, cfg: SynthConfig) -> bool:
+def _reusable_cohort(cohort_dir: Path, cfg: synth.SynthConfig) -> bool:
     "True when `cohort_dir` holds a complete cohort made with `cfg`; False otherwise (`make_cohort` rewrites an incomplete one, refuses others)."
-    if cohort_state(cohort_dir) != "complete": return False
+    from brainvlm.cohorts import read_json
+    if synth.cohort_state(cohort_dir) != "complete": return False
     made_with = read_json(cohort_dir / "dataset_description.json", "cohort description")["GeneratedBy"][0].get("Config")
     if made_with != json.loads(json.dumps(asdict(cfg))):
         raise BrainVLMError(f"{cohort_dir} holds a cohort made with other options {made_with}; choose another --out")
     return True
 
-def prepare_demo(out: str | Path = "outputs/demo", cfg: SynthConfig | None = None, workers: int = 2) -> dict:
-    "Synthetic cohort → statistics → cache → summary and pictures, all under `out`."
+def prepare_demo(out: str | Path = "outputs/demo", cfg: synth.SynthConfig | None = None, workers: int = 2,
+                 steps: int = 1500) -> dict:                # training steps of the `train.yaml` it writes
+    "Synthetic cohort → statistics → cache → summary, pictures and a training config, all under `out`."
     import matplotlib; matplotlib.use("Agg")
-    out, cfg = Path(out), cfg or SynthConfig()
+    import pandas as pd
+    from omegaconf import OmegaConf
+    from brainvlm.core import save_config
+    from brainvlm.io import VolumeCache
+    from brainvlm.cohorts import load_manifest, compute_cohort_stats, cache_manifest, register_cohorts, SPLITS
+    out, cfg = Path(out), cfg or synth.SynthConfig()
     if out.exists() and not out.is_dir(): raise BrainVLMError(f"{out}: --out is a file, not a folder")
+    train_cfg = demo_config(out.resolve(), "run", cfg, steps)  # a grid the demo's patches do not fit stops here, before any work
     cohort_dir, t = out / "cohort", {}
     t0 = time.perf_counter()
     if _reusable_cohort(cohort_dir, cfg):
         print(f"reusing the cohort in {cohort_dir}")
         register_cohorts(cohort_dir / "cohort.yaml")
     else:
-        make_cohort(cfg, cohort_dir, workers=workers)
+        synth.make_cohort(cfg, cohort_dir, workers=workers)
     t["synth_s"] = time.perf_counter() - t0
     manifests = {s: load_manifest(cohort_dir / f"manifest_{s}.json", split=s) for s in SPLITS}
     t0 = time.perf_counter()
@@ -108,50 +176,80 @@ def prepare_demo(out: str | Path = "outputs/demo", cfg: SynthConfig | None = Non
         r = cache_manifest(m, cache, stats); counts[s] = {k: r[k] for k in ("cached", "reused", "skipped")}
     t["cache_s"] = time.perf_counter() - t0
     records = [r for m in manifests.values() for r in m]
-    gt = ground_truth_table(records)
+    gt = synth.ground_truth_table(records)
     figs = {}
     for modality in cfg.modalities:
         if get_modality(modality).temporal: continue          # a time series has no single picture
-        fig = show_subjects(records, cohort_dir, modality, n=6)
+        fig = synth.show_subjects(records, cohort_dir, modality, n=6)
         figs[modality] = out / f"subjects_{modality}.png"; fig.savefig(figs[modality], dpi=110)
+    train_yaml = out / "train.yaml"                           # paths in it are absolute: it works from any folder
+    if not train_yaml.exists(): save_config(OmegaConf.create(train_cfg), train_yaml)
     summary = {"config": asdict(cfg), "subjects": {s: len(m) for s, m in manifests.items()}, "cache": counts,
                "cache_bytes": _dir_size(out / "cache"), "cohort_bytes": _dir_size(cohort_dir),
-               "seconds": {k: round(v, 1) for k, v in t.items()}, "pictures": [str(p) for p in figs.values()]}
+               "seconds": {k: round(v, 1) for k, v in t.items()}, "pictures": [str(p) for p in figs.values()],
+               "train_config": str(train_yaml)}
     write_json(summary, out / "summary.json")
     print("\nground truth per split and sex:\n" + gt.to_string())
     print("\nrecords per cohort, split and modality:\n" + pd.concat([m.table() for m in manifests.values()]).to_string())
     print(f"\ncache: {counts}\ncache size {summary['cache_bytes'] / 2**20:.0f} MiB, cohort size {summary['cohort_bytes'] / 2**20:.0f} MiB")
-    print("seconds:", summary["seconds"]); print("pictures:", *summary["pictures"], sep="\n  ")
+    print("seconds:", summary["seconds"])
     return summary
 
+def prepare_ending(out: Path, summary: dict) -> str:
+    "What `prepare` wrote and the training command for its config."
+    return ending([(out / "cohort", "the synthetic BIDS cohort, its ground truth and train/val/test manifests"),
+                   (out / "intensity_stats.json", "intensity statistics of the training split"),
+                   (out / "cache", "every split preprocessed"), (out / "summary.json", "the numbers above"),
+                   *[(p, "a few subjects") for p in summary["pictures"]],
+                   (summary["train_config"], "a training config for this cohort (tiny-llava on every modality)")],
+                  [(["brainvlm", "train", summary["train_config"]], "train (add trainer.max_steps=100 for a short first run)")])
+
 def cmd_prepare(a):
-    prepare_demo(a.out, _synth_config(a), workers=a.workers)
+    out = Path(a.out)
+    print(prepare_ending(out, prepare_demo(out, _synth_config(a), workers=a.workers, steps=a.steps)))
 
 # %% ../nbs/08_launch.ipynb #ade36679
+def train_ending(run: Path) -> str:
+    "What a training run wrote and the next commands: evaluate it, its TensorBoard logs, a question about a held-out scan."
+    from brainvlm.run import ask_command
+    wrote = [(run / "final", "the trained model and its processor (all `brainvlm ask` needs)"), (run / "config.yaml", "the resolved config"),
+             (run / "log_history.json", "the logged losses and learning rates")]
+    steps = [(["brainvlm", "evaluate", run], "held-out metrics, predictions and pictures")]
+    if (run / "runs").is_dir():
+        wrote.append((run / "runs", "TensorBoard logs")); steps.append((["tensorboard", "--logdir", run / "runs"], "the training curves"))
+    return ending(wrote, [*steps, (ask_command(run), "one held-out scan, asked from the run folder alone")])
+
 def cmd_train(a):
     from brainvlm.run import train
     run = train(a.config, a.overrides)
-    print("run:", run)
+    if int(os.environ.get("RANK", "0")) == 0: print(train_ending(run))
 
 # %% ../nbs/08_launch.ipynb #91fa203d
 def _synth_args(p, n=200):
     p.add_argument("--n", type=int, default=n, help="subjects")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="random seed of the subjects and their split")
     p.add_argument("--grid", type=int, default=64, help="T1/dMRI grid (n³); 128 for a realistic run")
     p.add_argument("--fmri-grid", type=int, default=48, help="fMRI grid (n³); 96 for a realistic run")
     p.add_argument("--frames", type=int, default=40, help="fMRI frames; 300 for a realistic run")
     p.add_argument("--tr", type=float, default=0.8, help="fMRI repetition time (s)")
     p.add_argument("--dwi-directions", type=int, default=12, help="diffusion directions (plus one b0), at most 64")
-    p.add_argument("--modalities", default="T1,dMRI,rsfMRI")
-    p.add_argument("--cohort", default="SYNTH")
+    p.add_argument("--modalities", default="T1,dMRI,rsfMRI", help="comma-separated")
+    p.add_argument("--cohort", default="SYNTH", help="the cohort's name (its preset is written beside the manifests)")
     p.add_argument("--lesion-radius", default="12,18", help="lesion radius range in mm (MIN,MAX)")
     p.add_argument("--workers", type=int, default=2, help="processes writing subjects")
 
 
 # %% ../nbs/08_launch.ipynb #026fec8f
+class HelpWithDefaults(argparse.ArgumentDefaultsHelpFormatter):
+    "Help that ends each option with its default, unless it has none (None, an unset flag) or its text already names it."
+    def _get_help_string(self, action):
+        if action.default is None or action.default is False or "default" in (action.help or ""): return action.help
+        return super()._get_help_string(action)
+
 def parser(extra: Sequence = ()) -> argparse.ArgumentParser:
     "The `brainvlm` command line; `extra` are functions that add subcommands of later chapters (see `99_main`)."
-    p = argparse.ArgumentParser("brainvlm", description="A workbench for vision-language models on brain MRI.")
+    p = argparse.ArgumentParser("brainvlm", description="A workbench for vision-language models on brain MRI.", formatter_class=HelpWithDefaults)
+    p.add_argument("--version", action="version", version=f"%(prog)s {brainvlm.__version__}")
     sub = p.add_subparsers(dest="command", required=True)
     s = sub.add_parser("synth", help="write a synthetic BIDS cohort with ground truth and train/val/test manifests")
     _synth_args(s); s.add_argument("--out", required=True); s.add_argument("--force", action="store_true", help="overwrite a cohort in --out")
@@ -159,7 +257,8 @@ def parser(extra: Sequence = ()) -> argparse.ArgumentParser:
     s = sub.add_parser("ingest", help="write manifests for a BIDS dataset")
     s.add_argument("bids_root"); s.add_argument("--cohort", required=True, help="cohort preset (ABCD, UKB, HCP, HBN, HBN_task, ABIDE, ...)")
     s.add_argument("--out", help="folder for the manifests (default: the BIDS root; elsewhere, pass --data-root BIDS_ROOT when loading)")
-    s.add_argument("--seed", type=int, default=0); s.add_argument("--on-error", choices=["raise", "skip"], default="raise")
+    s.add_argument("--seed", type=int, default=0, help="random seed of the train/val/test split")
+    s.add_argument("--on-error", choices=["raise", "skip"], default="raise", help="skip (and count) bad subjects")
     s.add_argument("--force", action="store_true", help="overwrite existing manifests"); s.set_defaults(func=cmd_ingest)
     for name, helptext in [("stats", "compute a cohort's global intensity statistics (use the training manifest)"),
                            ("cache", "preprocess and cache the volumes of one or more manifests")]:
@@ -173,17 +272,27 @@ def parser(extra: Sequence = ()) -> argparse.ArgumentParser:
             s.add_argument("--cache", required=True, help="cache folder"); s.add_argument("--stats", help="statistics JSON from `brainvlm stats`")
             s.set_defaults(func=cmd_cache)
     s = sub.add_parser("train", help="train from a YAML config (dotlist overrides after it); works under torchrun")
-    s.add_argument("config", nargs="?", help="YAML config in DESIGN.md's shape"); s.add_argument("overrides", nargs="*", help="e.g. trainer.max_steps=10")
+    s.add_argument("config", nargs="?", help="YAML config (its keys: RunConfig in the 07a_run chapter)")
+    s.add_argument("overrides", nargs="*", help="e.g. trainer.max_steps=10")
     s.set_defaults(func=cmd_train)
-    s = sub.add_parser("prepare", help="the demo's data: synthetic cohort, statistics, cache, summary and pictures")
-    _synth_args(s); s.add_argument("--out", default="outputs/demo"); s.set_defaults(func=cmd_prepare)
+    s = sub.add_parser("prepare", help="the demo's data: synthetic cohort, statistics, cache, pictures and a training config")
+    _synth_args(s); s.add_argument("--out", default="outputs/demo", help="folder for all of it")
+    s.add_argument("--steps", type=int, default=1500, help="training steps of the config it writes (OUT/train.yaml)")
+    s.set_defaults(func=cmd_prepare)
     for add in extra: add(sub)
+    for a in sub._choices_actions:                 # every subcommand: defaults in its help, its one-line description on top
+        s = sub.choices[a.dest]; s.formatter_class = HelpWithDefaults; s.description = s.description or a.help
     return p
 
 # %% ../nbs/08_launch.ipynb #2ed0e31d
+def quiet_libraries():
+    "Silence library messages that tell a user of these commands nothing (bitsandbytes' CPU-kernel hint at import)."
+    logging.getLogger("bitsandbytes.backends.cpu.ops").setLevel(logging.ERROR)
+
 def main(argv=None, extra: Sequence = ()):
     "Run the command line (the `brainvlm` console script calls this through `brainvlm.__main__`, with every chapter's commands)."
     args = parser(extra).parse_args(argv)
+    quiet_libraries()
     try: args.func(args)
     except (BrainVLMError, FileExistsError) as e:          # ConfigError and DataError included
         print(f"brainvlm {args.command}: error: {e}", file=sys.stderr); sys.exit(2)

@@ -4,7 +4,8 @@
 
 # %% ../nbs/06_models.ipynb #0c306e52
 from __future__ import annotations
-import copy, dataclasses, importlib, math, os, re, shutil
+import contextlib, copy, dataclasses, importlib, logging, math, os, re, shutil
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Literal, Mapping, Sequence     # Literal: the inherited config fields' annotations name it (show_doc evaluates them here)
@@ -30,8 +31,8 @@ __all__ = ['FAMILIES', 'FAMILY_MODULES', 'PARTS', 'TINY_PRESETS', 'EXTRA_TRAINAB
            'answer_token_count', 'text_is_encoder_decoder', 'lm_losses', 'lm_answer_logprob', 'ModelFamily',
            'register_family', 'load_families', 'family_of', 'VolumeProcessor', 'part_of', 'unreachable',
            'apply_freeze_policy', 'parameter_table', 'kbit_config', 'tiny_config', 'make_processor', 'build_tiny_base',
-           'default_base_dir', 'resolve_base', 'volume_config', 'load_base', 'lora_target_modules', 'add_lora',
-           'save_adapter', 'load_adapter']
+           'default_base_dir', 'resolve_base', 'volume_config', 'load_report', 'load_base', 'lora_target_modules',
+           'add_lora', 'save_adapter', 'load_adapter']
 
 # %% ../nbs/06_models.ipynb #a513559f
 def _check_patch_options(cfg):
@@ -411,6 +412,31 @@ def volume_config(config, modalities: Mapping | None = None, patch_policy: str |
     if train is not None: config.train = list(train)
     return config
 
+# %% ../nbs/06_models.ipynb #113f18ba
+_MODALITY_KEY = re.compile(r"\.embeddings\.embeddings\.([^.]+)\.")    # a parameter of one modality's `PatchEmbedding`
+
+def load_report(model, info: dict) -> list[str]:
+    "`from_pretrained`'s loading info (`output_loading_info=True`) as plain lines: one for the patch embeddings, then any other tensor."
+    prefixes, groups, other = family_of(model).part_prefixes["patch_embed"], {}, []
+    for what, keys in [("not used by this model, left out", info["unexpected_keys"]), ("new, initialized at random", info["missing_keys"]),
+                       ("re-initialized for another grid or patch", [k for k, *_ in info["mismatched_keys"]])]:
+        for k in sorted(keys):
+            if not k.startswith(prefixes): other.append(f"{k} ({what})"); continue
+            m = _MODALITY_KEY.search(k)
+            groups.setdefault(what, Counter())[m.group(1) if m else "the 2D image embedding"] += 1
+    lines = [f"the base's patch embeddings: " + "; ".join(f"{', '.join(c)} {what} ({sum(c.values())} tensors)" for what, c in groups.items())
+             + " (expected: the patch embeddings follow this model's modalities and grids)"] if groups else []
+    if other: lines.append(f"{len(other)} other tensors did not load as saved: " + "; ".join(other[:8]) + ("; ..." if len(other) > 8 else ""))
+    return lines
+
+@contextlib.contextmanager
+def _without_load_report():
+    "transformers' LOAD REPORT table left out (`load_report` says the same); one about a failed weight conversion is kept."
+    log, keep = logging.getLogger("transformers.modeling_utils"), lambda r: "LOAD REPORT" not in str(r.msg) or "CONVERSION" in str(r.msg)
+    log.addFilter(keep)
+    try: yield
+    finally: log.removeFilter(keep)
+
 # %% ../nbs/06_models.ipynb #55782902
 def load_base(name_or_path: str | os.PathLike,          # tiny-llava / tiny-blip2-t5 / tiny-blip2-opt, a local folder, or a cached hub name
               modalities: Mapping | None = None,         # patch embeddings to use, {modality: {img_size, patch_size, ...}}; default: the base's
@@ -424,7 +450,10 @@ def load_base(name_or_path: str | os.PathLike,          # tiny-llava / tiny-blip
     cfg = volume_config(AutoConfig.from_pretrained(path), modalities, patch_policy, patch_impl, train)
     family = family_of(cfg)
     if bits: kwargs["quantization_config"] = kbit_config(bits, family)
-    model = family.model_class.from_pretrained(path, config=cfg, ignore_mismatched_sizes=True, **kwargs)
+    with _without_load_report():
+        model, info = family.model_class.from_pretrained(path, config=cfg, ignore_mismatched_sizes=True, output_loading_info=True, **kwargs)
+    if int(os.environ.get("RANK", "0")) == 0:                  # once under torchrun
+        for line in load_report(model, info): print(f"{name_or_path}: {line}")
     tok = AutoTokenizer.from_pretrained(path)
     if tok.convert_tokens_to_ids(IMAGE_TOKEN) != cfg.image_token_id:
         raise ConfigError(f"{path}: the tokenizer's {IMAGE_TOKEN} id {tok.convert_tokens_to_ids(IMAGE_TOKEN)} is not the model's image_token_id {cfg.image_token_id}")

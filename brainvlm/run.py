@@ -12,9 +12,10 @@ from typing import Any, Sequence
 import yaml
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
-from .core import BrainVLMError, ConfigError, SkipLog, get_modality, load_config, save_config, seed_everything, write_json
+from .core import (BrainVLMError, ConfigError, SkipLog, get_modality, load_config, save_config, seed_everything, write_json,
+                           IMAGE_TOKEN)
 from .core import _check_no_secrets
-from .cohorts import (Manifest, cohort_settings, compute_cohort_stats, load_manifest, load_stats,
+from .cohorts import (Manifest, QUESTION_KINDS, cohort_settings, compute_cohort_stats, load_manifest, load_stats,
                               preprocessing_for, register_cohorts)
 from .data import InterleaveDataset, ModalityCollator, dataset_for
 from .embed import PATCH_IMPLS, PATCH_POLICIES
@@ -24,7 +25,7 @@ __all__ = ['RESERVED_TRAINER_KEYS', 'RULES', 'LOCK_NAME', 'DatasetSection', 'Pat
            'QuantizationSection', 'TrainerSection', 'RunConfig', 'check_config', 'manifests', 'trained_modalities',
            'dotlist_overrides', 'resolve_config', 'config_stats', 'build_datasets', 'model_modalities', 'check_splits',
            'load_model', 'save_final', 'run_dir_for', 'run_preprocessing', 'write_run_files', 'existing_folder',
-           'load_run_config', 'RunClaim', 'claim_run', 'training_arguments', 'train', 'check_replicas']
+           'load_run_config', 'ask_command', 'RunClaim', 'claim_run', 'training_arguments', 'train', 'check_replicas']
 
 # %% ../nbs/07a_run.ipynb #f8cf8175
 @dataclass
@@ -513,6 +514,22 @@ def load_run_config(run_dir: str | os.PathLike) -> DictConfig:
     if not (run_dir / "config.yaml").exists(): raise ConfigError(f"{run_dir} is not a run folder (no config.yaml)")
     over = [f"cohorts=[{run_dir / 'cohorts.yaml'}]", f"stats={run_dir / 'intensity_stats.json'}"]
     return resolve_config(run_dir / "config.yaml", over)
+
+# %% ../nbs/07a_run.ipynb #15c6a7ab
+def ask_command(run: str | os.PathLike, split: str = "test") -> list[str]:
+    "A `brainvlm ask` command (its words) for run folder `run`: one of its `split` scans and a question it was trained on."
+    run, order = Path(run), list(QUESTION_KINDS)
+    cfg = load_config(run / "config.yaml")                       # the resolved config the run saved
+    for m in trained_modalities(cfg):
+        for man in manifests(cfg, m, split, missing_ok=True):
+            for rec in man:
+                asked = [t for t in rec.get("conversations", []) if t.get("from") == "human"]
+                if m not in rec["modality_paths"] or not asked: continue
+                turn = min(asked, key=lambda t: order.index(t["kind"]) if t.get("kind") in order else len(order))
+                cohort = ["--cohort", rec["cohort"]] if len(_cohorts_of(cfg, m)) > 1 else []
+                return ["brainvlm", "ask", str(run), "--modality", m, *cohort, "--scan", str(man.path_of(rec, m)),
+                        turn["value"].replace(IMAGE_TOKEN, "").strip()]
+    return ["brainvlm", "ask", str(run), "--modality", trained_modalities(cfg)[0], "--scan", "FILE", QUESTION_KINDS[order[0]].question]
 
 # %% ../nbs/07a_run.ipynb #76d49eae
 LOCK_NAME = ".brainvlm-run.lock"

@@ -4,22 +4,22 @@
 
 # %% ../nbs/10_tasks.ipynb #628fe436
 from __future__ import annotations
-import itertools, json, time
-from dataclasses import asdict
+import itertools, json, os, sys, time
 from pathlib import Path
 from typing import Sequence
 
-import pandas as pd
 from omegaconf import OmegaConf
 
 import brainvlm
-from .core import ConfigError, BrainVLMError, save_config, write_json
-from .launch import prepare_demo, _synth_args, _synth_config
-from .run import dotlist_overrides
-from .synth import SynthConfig
+from .core import ConfigError, BrainVLMError, load_config, save_config, write_json
+from .launch import LazyModule, _synth_args, _synth_config, demo_config, ending
+
+pd, synth = LazyModule("pandas"), LazyModule("brainvlm.synth")   # loaded by the first command that uses them, not by `--help`
 
 # %% auto #0
-__all__ = ['DEMO_TARGETS', 'task_notebook', 'run_task', 'sweep', 'demo_config', 'check_targets', 'run_demo', 'add_task_commands']
+__all__ = ['pd', 'synth', 'QUICKSTART_CONFIG', 'QUICKSTART_COHORT', 'DEMO_TARGETS', 'task_notebook', 'run_task',
+           'repository_root', 'from_repository_root', 'prepare_quickstart', 'sweep', 'check_targets', 'run_demo',
+           'add_task_commands']
 
 # %% ../nbs/10_tasks.ipynb #a62bc8cf
 def task_notebook(name: str) -> Path:
@@ -39,17 +39,54 @@ def run_task(name: str,                       # "train" or "evaluate"
     out = Path(out); out.parent.mkdir(parents=True, exist_ok=True)
     params = {k: (str(v) if isinstance(v, Path) else v) for k, v in parameters.items() if v is not None}
     pm.execute_notebook(str(task_notebook(name)), str(out), parameters=params, kernel_name="python3",
-                        progress_bar=False, cwd=str(cwd or Path.cwd()))
+                        progress_bar=False, cwd=str(cwd or Path.cwd()), stdout_file=sys.stdout, stderr_file=sys.stderr)
     return out
 
+# %% ../nbs/10_tasks.ipynb #9ab26d31
+QUICKSTART_CONFIG = Path("configs/quickstart.yaml")         # in the repository; its paths are relative to the repository root
+QUICKSTART_COHORT = dict(n=24, grid=32, fmri_grid=32, frames=16, modalities=("T1", "rsfMRI"))   # `SynthConfig` of its cohort
+
+def repository_root(folder: str | Path | None = None) -> Path | None:
+    "The checkout whose notebook folder (`nbs/` beside nbdev's `settings.ini`) is `folder` (default: the working directory), else None."
+    folder = Path(folder or Path.cwd()).resolve()
+    return folder.parent if folder.name == "nbs" and (folder.parent / "settings.ini").exists() else None
+
+def from_repository_root() -> Path:
+    "Work from the repository root when started in its `nbs/` folder (JupyterLab, `jupyter nbconvert`); returns the working directory."
+    if (root := repository_root()) is not None: os.chdir(root)
+    return Path.cwd()
+
+def _next_run_name(out: Path, stem: str = "run") -> str:
+    k = 1
+    while (out / f"{stem}-{k}").exists(): k += 1
+    return f"{stem}-{k}"
+
+def prepare_quickstart(config: str | Path = QUICKSTART_CONFIG, workers: int = 2) -> tuple[Path, str]:
+    "The quickstart config and a fresh run name (`run-N`) for it; the synthetic cohort it names is written on first use, reused after."
+    from brainvlm.launch import _reusable_cohort
+    config, cohort_cfg = Path(config), synth.SynthConfig(**QUICKSTART_COHORT)
+    if not config.is_file():
+        raise ConfigError(f"{config} not found in {Path.cwd()}: the quickstart config ships in the repository's configs/ folder; "
+                          "run from the repository root (or pass -p config CONFIG)")
+    cfg = load_config(config)
+    cohort = Path(cfg.cohorts[0]).parent                     # the cohort's folder holds its preset
+    if _reusable_cohort(cohort, cohort_cfg): print(f"reusing the quickstart cohort in {cohort}")
+    else:
+        t0 = time.perf_counter()
+        print(f"writing the quickstart cohort ({cohort_cfg.n} synthetic subjects) in {cohort}", flush=True)
+        synth.make_cohort(cohort_cfg, cohort, workers=workers, progress=False)
+        print(f"  written in {time.perf_counter() - t0:.0f} s")
+    return config, _next_run_name(Path(cfg.output_root))
+
 # %% ../nbs/10_tasks.ipynb #f29ac821
-def sweep(config: str | Path,                        # a training config in DESIGN.md's shape
+def sweep(config: str | Path,                        # a training config (see `07a_run`)
           out: str | Path,                           # the sweep's folder: one run folder per pair, summary.csv
           cohorts: Sequence[str | None] = (None,),
           modalities: Sequence[str | None] = (None,),
           overrides: Sequence[str] | str = (),       # dotlist overrides for every run (see `dotlist_overrides`)
           split: str = "val") -> pd.DataFrame:
     "Train and evaluate one run per cohort × modality with the task notebooks; returns (and writes) the summary table."
+    from brainvlm.run import dotlist_overrides
     out, overrides = Path(out).resolve(), dotlist_overrides(overrides, "overrides")
     if (out / "summary.csv").exists(): raise ConfigError(f"{out} already holds a sweep; choose another folder")
     rows = []
@@ -70,34 +107,6 @@ def sweep(config: str | Path,                        # a training config in DESI
 # %% ../nbs/10_tasks.ipynb #d0e438eb
 DEMO_TARGETS = {"sex_accuracy": 0.8, "lesion_accuracy": 0.8, "age_mae_ratio": 0.8}
 
-def _patch(grid: int) -> int:
-    "The demo's spatial patch: 16 voxels where the grid allows it, else a quarter of the grid."
-    if grid % 16 == 0: return 16
-    if grid % 4 == 0: return grid // 4
-    raise ConfigError(f"demo grid {grid} is not a multiple of 4; choose e.g. 32, 48 or 64")
-
-def _lesion_patch(grid: int) -> int:
-    "T1's patch: half the grid (8 tokens), a multiple of the stem's stride 4."
-    if grid % 8: raise ConfigError(f"demo grid {grid} is not a multiple of 8; choose e.g. 32, 48 or 64")
-    return grid // 2
-
-def demo_config(out: Path, name: str, cfg: SynthConfig, steps: int, batch_size: int = 8, learning_rate: float = 3e-4) -> dict:
-    "The demo's training config (DESIGN.md's shape) over the prepared cohort in `out`."
-    g, f = cfg.grid, cfg.fmri_grid
-    window = min(20, cfg.frames)
-    manifest = [str(out / "cohort" / "manifest_{split}.json")]
-    return {"run_name": name, "output_root": str(out), "cohorts": [str(out / "cohort" / "cohort.yaml")],
-            "stats": str(out / "intensity_stats.json"), "cache": str(out / "cache"), "max_seq_length": 512,
-            "dataset": {"T1": {"manifest": manifest, "img_size": [g] * 3}, "dMRI": {"manifest": manifest, "img_size": [g] * 3},
-                        "rsfMRI": {"manifest": manifest, "img_size": [f] * 3, "sequence_length": window,
-                                   "stride_between_seq": 2.0}},          # one window per run: each modality gets a third of the steps
-            "model": {"hf_name": "tiny-llava", "train": ["patch_embed", "vision", "projector", "lm"],
-                      "T1": {"patch_size": [_lesion_patch(g)] * 3, "stem": 16}, "dMRI": {"patch_size": [_patch(g)] * 3},
-                      "rsfMRI": {"patch_size": [_patch(f)] * 3 + [max(window // 4, 1)]}},
-            "trainer": {"max_steps": steps, "learning_rate": learning_rate, "per_device_train_batch_size": batch_size,
-                        "logging_steps": max(steps // 20, 1), "save_steps": steps, "answer_samples_every": max(steps // 4, 1),
-                        "report_to": ["tensorboard"]}}
-
 def check_targets(metrics: dict) -> dict:
     "Which demo targets the held-out metrics meet, with the best modality for each."
     best = lambda key: max(((v[key], m) for m, v in metrics.items() if key in v), default=(float("nan"), None))
@@ -109,37 +118,39 @@ def check_targets(metrics: dict) -> dict:
     return out
 
 # %% ../nbs/10_tasks.ipynb #943f2a15
-def _next_run_name(out: Path, stem: str = "run") -> str:
-    k = 1
-    while (out / f"{stem}-{k}").exists(): k += 1
-    return f"{stem}-{k}"
-
-def run_demo(out: str | Path = "outputs/demo", cfg: SynthConfig | None = None, steps: int = 1500,
+def run_demo(out: str | Path = "outputs/demo", cfg: synth.SynthConfig | None = None, steps: int = 1500,
              workers: int = 2, split: str = "test") -> dict:
     "The demo: prepare the synthetic cohort, train on every modality with `train.ipynb`, evaluate with `evaluate.ipynb`."
-    out, cfg, t = Path(out).resolve(), cfg or SynthConfig(), {}
+    from brainvlm.launch import prepare_demo
+    from brainvlm.run import ask_command
+    out, cfg, t = Path(out).resolve(), cfg or synth.SynthConfig(), {}
     t0 = time.perf_counter()
     prepared = prepare_demo(out, cfg, workers=workers)
     t["prepare_s"] = time.perf_counter() - t0
     name = _next_run_name(out)                      # a rerun trains a new run next to the old ones, never over them
-    config = out / f"{name}.yaml"
+    config, run = out / f"{name}.yaml", out / name
     save_config(OmegaConf.create(demo_config(out, name, cfg, steps)), config)
     t0 = time.perf_counter()
-    run_task("train", out / name / "train.ipynb", {"config": config, "run_name": name})
+    run_task("train", run / "train.ipynb", {"config": config, "run_name": name})
     t["train_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    run_task("evaluate", out / name / "evaluate.ipynb", {"run_dir": out / name, "split": split})
+    run_task("evaluate", run / "evaluate.ipynb", {"run_dir": run, "split": split})
     t["evaluate_s"] = time.perf_counter() - t0
-    metrics = json.loads((out / name / f"eval-{split}" / "metrics.json").read_text())
+    metrics = json.loads((run / f"eval-{split}" / "metrics.json").read_text())
     targets = check_targets(metrics)
-    summary = {"run": str(out / name), "split": split, "steps": steps, "metrics": metrics, "targets": targets,
+    summary = {"run": str(run), "split": split, "steps": steps, "metrics": metrics, "targets": targets,
                "seconds": {**prepared["seconds"], **{k: round(v, 1) for k, v in t.items()}}}
     summary["seconds"]["total_s"] = round(t["prepare_s"] + t["train_s"] + t["evaluate_s"], 1)
-    write_json(summary, out / name / "demo.json")
+    write_json(summary, run / "demo.json")
     print(f"\nheld-out ({split}) metrics per modality:\n" + pd.DataFrame(metrics).T.round(3).to_string())
     print("\ntargets:\n" + pd.DataFrame(targets).T.to_string())
     print("\nseconds:", summary["seconds"])
-    print("outputs:", out / name, *[p for p in ("train.ipynb", "evaluate.ipynb", "loss.png", f"eval-{split}/evaluation.png", "demo.json")], sep="\n  ")
+    print(ending([(out / "cohort", "the synthetic cohort (reused by the next demo)"), (config, "the training config"),
+                  (run / "train.ipynb", "the executed training notebook: progress, answers, loss per modality"),
+                  (run / "evaluate.ipynb", "the executed evaluation notebook: metrics, figures, answers"),
+                  (run / f"eval-{split}", "metrics.json, predictions.csv, evaluation.png"), (run / "demo.json", "timings and targets")],
+                 [(["tensorboard", "--logdir", run / "runs"], "the training curves"),
+                  (ask_command(run, split), "one held-out scan, asked from the run folder alone")]))
     return summary
 
 # %% ../nbs/10_tasks.ipynb #4c6745ac
@@ -156,7 +167,13 @@ def add_task_commands(sub):
     s.add_argument("--modalities", help="comma-separated modalities (default: all of the config's together)")
     s.add_argument("--split", default="val", choices=["val", "test"])
     def cmd(a):
+        from brainvlm.run import ask_command
         split = lambda v: v.split(",") if v else [None]
         table = sweep(a.config, a.out, split(a.cohorts), split(a.modalities), a.overrides, a.split)
-        print(table.round(3).to_string(index=False)); print("summary:", Path(a.out) / "summary.csv")
+        out, runs = Path(a.out), list(dict.fromkeys(table.run))
+        print(table.round(3).to_string(index=False))
+        print(ending([(out / "summary.csv", "the table above: one row per run and evaluated modality"),
+                      *[(out / r, f"a run: its executed train.ipynb and evaluate.ipynb, eval-{a.split}/") for r in runs]],
+                     [(["tensorboard", "--logdir", out], "every run's training curves"),
+                      (ask_command(out / runs[0], a.split), "one held-out scan, asked from a run folder alone")]))
     s.set_defaults(func=cmd)

@@ -4,14 +4,15 @@
 
 # %% ../nbs/07_trainer.ipynb #2ec475b3
 from __future__ import annotations
-import contextlib, errno, json, math, os, re, shutil
+import contextlib, errno, json, math, os, re, shutil, time
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Callable, Sequence
 
 import torch
 from torch.utils.data import DataLoader
-from transformers import Trainer, TrainerCallback
+from transformers import PrinterCallback, Trainer, TrainerCallback
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, rotate_checkpoints
 
 from .core import BrainVLMError, ConfigError
@@ -23,9 +24,9 @@ load_families()      # the built-in families registered: `Auto*.from_pretrained`
 
 # %% auto #0
 __all__ = ['STAGING', 'CHECKPOINT_WEIGHTS', 'NonFiniteLossError', 'unused_modality_parameters', 'ModalityLosses', 'ModalityLogs',
-           'ExactResume', 'SaveError', 'publish', 'staged', 'AtomicCheckpoints', 'ModalityTrainer',
-           'grad_norms_by_part', 'generate_answer', 'AnswerSamples', 'load_checkpoint_weights', 'checkpoint_complete',
-           'ResumePoint', 'resume_point']
+           'progress_line', 'ProgressLines', 'ExactResume', 'SaveError', 'publish', 'staged', 'AtomicCheckpoints',
+           'EpochModalityBatches', 'ModalityTrainer', 'grad_norms_by_part', 'generate_answer', 'AnswerSamples',
+           'load_checkpoint_weights', 'checkpoint_complete', 'ResumePoint', 'resume_point']
 
 # %% ../nbs/07_trainer.ipynb #71ccbc1c
 class NonFiniteLossError(BrainVLMError):
@@ -88,6 +89,27 @@ class ModalityLogs:
             logs.update(self._grad_norms); self._mod_loss = {}
         super().log(logs, *args, **kwargs)
 
+
+# %% ../nbs/07_trainer.ipynb #fc9889af
+def _clock(seconds: float) -> str: return str(timedelta(seconds=round(seconds)))
+
+def progress_line(step: int, max_steps: int, logs: dict, elapsed: float, steps_done: int) -> str:
+    "A training log as one line: `step 120/1500 loss 2.31 (T1 2.1, rsfMRI 2.5) 0:01:12 elapsed, ETA 0:13:48`."
+    if "loss" not in logs:                      # the run's final summary, or another log (e.g. an evaluation)
+        if "train_runtime" in logs: return f"done: step {step}/{max_steps} in {_clock(elapsed)}, mean loss {logs.get('train_loss', float('nan')):.3g}"
+        return f"step {step}/{max_steps}: " + ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in logs.items())
+    per = ", ".join(f"{k[5:]} {v:.3g}" for k, v in logs.items() if k.startswith("loss/") and k.count("/") == 1)
+    eta = _clock(elapsed / steps_done * (max_steps - step)) if steps_done else "?"
+    return f"step {step}/{max_steps} loss {logs['loss']:.3g}{f' ({per})' if per else ''} {_clock(elapsed)} elapsed, ETA {eta}"
+
+class ProgressLines(TrainerCallback):
+    "Print `progress_line` for every log (main process only); `ModalityTrainer` uses it in place of `PrinterCallback` under `disable_tqdm`."
+    def __init__(self, clock: Callable[[], float] = time.monotonic): self.clock, self.start = clock, None
+    def on_train_begin(self, args, state, control, **kwargs): self.start = (self.clock(), state.global_step)
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if not state.is_world_process_zero or not logs or self.start is None: return
+        t0, step0 = self.start
+        print(progress_line(state.global_step, state.max_steps, logs, self.clock() - t0, state.global_step - step0), flush=True)
 
 # %% ../nbs/07_trainer.ipynb #33f91fd0
 class ExactResume:
@@ -167,6 +189,15 @@ class AtomicCheckpoints:
             rotate_checkpoints(str(run), self.args.save_total_limit, self.state.best_model_checkpoint, use_mtime=True)
 
 # %% ../nbs/07_trainer.ipynb #441fd1ec
+class EpochModalityBatches(ModalityBatchSampler):
+    "A `ModalityBatchSampler` that reads the modality of every index (`modalities_of()`) each time an epoch's batches are drawn."
+    def __init__(self, modalities_of: Callable[[], Sequence[str]], batch_size: int, **kwargs):
+        self.modalities_of = modalities_of
+        super().__init__(modalities_of(), batch_size, **kwargs)
+    def _read(self): self.mods = list(self.modalities_of())
+    def __iter__(self): self._read(); return super().__iter__()
+    def __len__(self): self._read(); return super().__len__()
+
 class ModalityTrainer(ModalityLosses, ModalityLogs, ExactResume, AtomicCheckpoints, Trainer):
     "A `Trainer` for modality-keyed batches: the losses, logs, resume and whole checkpoints above, and batches of one modality each."
     def __init__(self, *args,
@@ -183,6 +214,8 @@ class ModalityTrainer(ModalityLosses, ModalityLogs, ExactResume, AtomicCheckpoin
                                   "parameter a gradient, and DDP's search for unused ones would count them twice")
         self._mod_loss: dict[str, list[float]] = {}
         self._grad_norms: dict[str, float] = {}
+        if self.args.disable_tqdm:                 # no bar: a progress line per log instead of the raw log dict
+            self.remove_callback(PrinterCallback); self.add_callback(ProgressLines())
 
     def _modalities_of(self, ds) -> list[str]:
         if isinstance(ds, InterleaveDataset): return [ds.modality(i) for i in range(len(ds))]
@@ -191,7 +224,7 @@ class ModalityTrainer(ModalityLosses, ModalityLogs, ExactResume, AtomicCheckpoin
     def get_train_dataloader(self) -> DataLoader:
         if not self.homogeneous_batches: return super().get_train_dataloader()
         ds = self.train_dataset
-        sampler = ModalityBatchSampler(self._modalities_of(ds), self.args.per_device_train_batch_size,
+        sampler = EpochModalityBatches(lambda: self._modalities_of(ds), self.args.per_device_train_batch_size,
                                        shuffle=True, drop_last=self.args.dataloader_drop_last, seed=self.args.seed)
         dl = DataLoader(ds, batch_sampler=sampler, collate_fn=self.data_collator, num_workers=self.args.dataloader_num_workers,
                         worker_init_fn=seed_worker, pin_memory=self.args.dataloader_pin_memory)

@@ -1,10 +1,13 @@
-"""The `brainvlm` command line end to end, in subprocesses as a user runs it: synth → ingest → stats →
-cache on a tiny cohort, bad input (an error naming the file and record, or skip-and-count), and the demo's data
-preparation (`brainvlm prepare`) scaled down; `tests/test_tasks.py` runs the whole demo."""
-import json, shutil, subprocess
+"""The `brainvlm` command line end to end, in subprocesses as a user runs it: a quick, quiet start (no torch imported
+for the parser, `--version`, defaults in the help), synth → ingest → stats → cache on a tiny cohort, bad input (an
+error naming the file and record, or skip-and-count), and the demo's data preparation (`brainvlm prepare`) scaled
+down, ending with the training command for the config it wrote; `tests/test_tasks.py` runs the whole demo.
+`bench/bench_cli.py` times the help of every command."""
+import configparser, json, shlex, shutil, subprocess, sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 TINY = ["--n", "8", "--grid", "24", "--fmri-grid", "16", "--frames", "12", "--dwi-directions", "6", "--workers", "2"]
 
@@ -13,6 +16,21 @@ def brainvlm(*args, ok=True):
     r = subprocess.run(["brainvlm", *map(str, args)], capture_output=True, text=True)
     if ok: assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     return r
+
+
+def test_entry_point_is_light():
+    # every command pays for importing the entry point: it must not load torch and the model libraries (seconds)
+    code = "import sys, brainvlm.__main__; print(sorted({'torch', 'transformers', 'peft', 'bitsandbytes'} & set(sys.modules)))"
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert (r.returncode, r.stdout.strip(), r.stderr) == (0, "[]", ""), r
+
+
+def test_version_and_help():
+    ini = configparser.ConfigParser(); ini.read(Path(__file__).parents[1] / "settings.ini")
+    assert brainvlm("--version").stdout.strip() == f"brainvlm {ini['DEFAULT']['version']}"
+    r = brainvlm("prepare", "--help")
+    assert "(default: outputs/demo)" in r.stdout and "processes writing subjects (default: 2)" in r.stdout, r.stdout
+    assert r.stderr == ""                                  # nothing from the libraries
 
 
 @pytest.fixture(scope="module")
@@ -71,8 +89,16 @@ def test_prepare_scaled_down(tmp_path):
     assert sum(c["cached"] for c in summary["cache"].values()) == 30
     assert all(Path(p).stat().st_size > 10_000 for p in summary["pictures"])
     assert "ground truth per split and sex" in r.stdout
+    # it ends with what it wrote and the next command: training from the config it wrote for this cohort
+    config = tmp_path / "demo" / "train.yaml"
+    nxt = r.stdout.rstrip().split("\nnext:\n")[1].splitlines()
+    assert len(nxt) == 1 and shlex.split(nxt[0].split("  #")[0]) == ["brainvlm", "train", str(config)], r.stdout[-2000:]
+    assert f"  {config}  " in r.stdout.split("\nwrote:\n")[1]
+    cfg = yaml.safe_load(config.read_text())
+    assert Path(cfg["cohorts"][0]) == (tmp_path / "demo" / "cohort" / "cohort.yaml").resolve() and set(cfg["dataset"]) == {"T1", "dMRI", "rsfMRI"}
+    config.write_text(config.read_text() + "# mine\n")    # a config already there is the user's: a second prepare keeps it
     # a second run reuses the cohort and the cache; other options are refused, nothing overwritten
     again = json.loads((brainvlm("prepare", *TINY, "--n", "10", "--out", tmp_path / "demo"), tmp_path / "demo" / "summary.json")[1].read_text())
-    assert sum(c["reused"] for c in again["cache"].values()) == 30
+    assert sum(c["reused"] for c in again["cache"].values()) == 30 and config.read_text().endswith("# mine\n")
     r = brainvlm("prepare", *TINY, "--n", "11", "--out", tmp_path / "demo", ok=False)
     assert r.returncode == 2 and "other options" in r.stderr

@@ -1,0 +1,128 @@
+"""The example configs in configs/ resolve as `brainvlm train` reads them, and the large ones build their model.
+
+Each config is resolved with `brainvlm.run.resolve_config` from a folder that holds the manifests it names
+(`data/UKB/manifest_{split}.json`, written by `ingest_bids` into a tiny BIDS dataset of real files), so its relative
+paths are read as they would be from a checkout. The hub is offline here, so a large base is built on the meta device
+(no memory, no weights) from its published architecture, written out below, through the same conversion `load_base`
+applies to the downloaded config (`volume_config`), with the freeze policy and the LoRA adapters the config asks for."""
+import json, sys
+from pathlib import Path
+
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIGS = ROOT / "configs"
+
+
+@pytest.fixture(scope="module")
+def ukb(tmp_path_factory) -> Path:
+    "A folder holding data/UKB: a 6-subject BIDS dataset (T1, fMRI, DWI) with the manifests `brainvlm ingest data/UKB --cohort UKB` writes."
+    from brainvlm.cohorts import ingest_bids, write_example_bids
+    folder = tmp_path_factory.mktemp("checkout")
+    ingest_bids(write_example_bids(folder / "data" / "UKB", n_subjects=6), "UKB")
+    return folder
+
+
+def resolve(name: str, folder: Path, *overrides):
+    "configs/NAME resolved from `folder` (its working directory), as `brainvlm train configs/NAME` would."
+    from brainvlm.run import resolve_config
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(folder)
+        return resolve_config(CONFIGS / name, list(overrides))
+
+
+def published(hf_name: str):
+    "The architecture of a hub base as its config.json publishes it (the hub is offline here)."
+    from transformers import (Blip2Config, Blip2QFormerConfig, Blip2VisionConfig, CLIPVisionConfig, LlamaConfig, LlavaConfig,
+                              T5Config)
+    if hf_name == "llava-hf/llava-1.5-7b-hf":               # CLIP ViT-L/14 at 336 px, Vicuna-7B (Llama), a 2-layer MLP projector
+        return LlavaConfig(vision_config=CLIPVisionConfig(hidden_size=1024, intermediate_size=4096, num_hidden_layers=24, num_attention_heads=16,
+                                                          image_size=336, patch_size=14, projection_dim=768, hidden_act="quick_gelu"),
+                           text_config=LlamaConfig(vocab_size=32064, hidden_size=4096, intermediate_size=11008, num_hidden_layers=32,
+                                                   num_attention_heads=32, num_key_value_heads=32, max_position_embeddings=4096, rms_norm_eps=1e-5),
+                           image_token_index=32000, projector_hidden_act="gelu", vision_feature_layer=-2,
+                           vision_feature_select_strategy="default")
+    if hf_name == "Salesforce/blip2-flan-t5-xl":            # EVA ViT-g/14, a 12-layer Q-Former with 32 queries, Flan-T5-XL
+        return Blip2Config(vision_config=Blip2VisionConfig(hidden_size=1408, intermediate_size=6144, num_hidden_layers=39, num_attention_heads=16,
+                                                           image_size=224, patch_size=14, qkv_bias=True),
+                           qformer_config=Blip2QFormerConfig(hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072,
+                                                             encoder_hidden_size=1408, vocab_size=30522, cross_attention_frequency=2),
+                           text_config=T5Config(vocab_size=32128, d_model=2048, d_ff=5120, num_layers=24, num_decoder_layers=24, num_heads=32,
+                                                d_kv=64, feed_forward_proj="gated-gelu", tie_word_embeddings=False),
+                           num_query_tokens=32)
+    raise KeyError(hf_name)
+
+
+def count(module) -> int: return sum(p.numel() for p in module.parameters())
+
+
+def build_on_meta(cfg):
+    "The run's model as `load_model` makes it (our family's model from the base's config, freeze policy, LoRA), on the meta device; and the vanilla one."
+    from brainvlm.models import add_lora, apply_freeze_policy, family_of, volume_config
+    from brainvlm.run import model_modalities
+    from transformers import AutoModelForImageTextToText
+    vanilla_config = published(cfg.model.hf_name)
+    ours = volume_config(vanilla_config, model_modalities(cfg), cfg.model.patch_policy, cfg.model.patch_impl, list(cfg.model.train))
+    with torch.device("meta"):
+        vanilla = AutoModelForImageTextToText.from_config(vanilla_config)
+        model = family_of(ours).model_class(ours)
+    apply_freeze_policy(model)
+    if cfg.get("lora"):
+        l = cfg.lora
+        model = add_lora(model, r=l.r, alpha=l.alpha, dropout=l.dropout, target_modules=list(l.target_modules))
+    return model, vanilla
+
+
+def trainable_by_part(model) -> dict:
+    from brainvlm.models import part_of
+    out = {}
+    for n, p in model.named_parameters():
+        if p.requires_grad: out[part_of(model, n)] = out.get(part_of(model, n), 0) + p.numel()
+    return out
+
+
+TESTED = ["llava-1.5-7b-lora.yaml", "llava-1.5-7b-deepspeed.yaml", "blip2-flan-t5-xl-reports.yaml"]   # below; the quickstart: test_papermill.py
+
+
+def test_every_config_is_checked():
+    assert sorted(p.name for p in CONFIGS.glob("*.yaml")) == sorted(["quickstart.yaml", *TESTED]), "a config without a test"
+
+
+def test_llava_lora(ukb):
+    cfg = resolve("llava-1.5-7b-lora.yaml", ukb)
+    assert list(cfg.dataset) == ["T1", "rsfMRI"] and cfg.model.hf_name == "llava-hf/llava-1.5-7b-hf" and cfg.lora.r == 16
+    assert list(cfg.dataset.T1.img_size) == [128] * 3 and list(cfg.dataset.rsfMRI.img_size) == [96] * 3     # the UKB preset's grids
+    model, vanilla = build_on_meta(cfg)
+    assert count(vanilla) == 7_063_427_072                              # LLaVA-1.5-7B as published
+    tower = model.base_model.model.model.vision_tower.embeddings       # our patch embeddings replace CLIP's 2D one
+    assert count(model) - trainable_by_part(model)["lm_lora"] - count(vanilla) == count(tower) - count(vanilla.model.vision_tower.embeddings)
+    visual = {m: model.config.visual_token_count(m) for m in cfg.dataset}
+    assert visual == {"T1": 512, "rsfMRI": 1080} and max(visual.values()) < cfg.max_seq_length
+    parts = trainable_by_part(model)
+    assert set(parts) == {"patch_embed", "projector", "lm_lora"}        # the tower and the language model stay frozen
+    assert parts["lm_lora"] == 32 * 2 * cfg.lora.r * (4096 + 4096)      # q_proj and v_proj of 32 layers, r × (in + out) each
+
+
+def test_llava_deepspeed_zero2(ukb):
+    cfg = resolve("llava-1.5-7b-deepspeed.yaml", ukb)
+    assert "deepspeed" not in sys.modules                              # resolving needs no DeepSpeed; training does
+    ds = json.loads((ROOT / cfg.trainer.deepspeed).read_text())        # relative to the repository root, where one runs from
+    assert ds["zero_optimization"]["stage"] == 2
+    assert all(ds[k] == "auto" for k in ("train_micro_batch_size_per_gpu", "gradient_accumulation_steps", "gradient_clipping"))
+    model, vanilla = build_on_meta(cfg)
+    parts = trainable_by_part(model)
+    assert set(parts) == {"patch_embed", "projector", "lm"} and parts["lm"] > 6.5e9      # the whole language model trains
+
+
+def test_blip2_t5_reports(ukb):
+    cfg = resolve("blip2-flan-t5-xl-reports.yaml", ukb)
+    assert list(cfg.dataset) == ["T1"] and cfg.split_turns
+    model, vanilla = build_on_meta(cfg)
+    assert 3.8e9 < count(vanilla) < 3.95e9                              # BLIP-2 Flan-T5-XL, about 3.9 B
+    assert model.config.visual_token_count("T1") == 32                 # the Q-Former's queries, whatever the grid
+    parts = trainable_by_part(model)
+    assert set(parts) == {"patch_embed", "projector", "lm_lora"}
+    # T5's q and v (32 heads × 64 = 2048 wide) in the self-attention of 24 encoder and 24 decoder blocks and the decoder's cross-attention
+    assert parts["lm_lora"] == (24 + 24 + 24) * 2 * cfg.lora.r * (2048 + 2048)
+    assert parts["projector"] == count(model.base_model.model.qformer) + count(model.base_model.model.language_projection) + 32 * 768
