@@ -22,6 +22,8 @@ setup() {
     .venv/bin/python -m pip install -q -e ".[dev]"
     echo "$want" > "$stamp"
   fi
+  # Kernels started from .venv read .venv/etc/ipython/ (tools/ipython_kernel_config.py says what it changes).
+  mkdir -p .venv/etc/ipython && cp tools/ipython_kernel_config.py .venv/etc/ipython/ipython_kernel_config.py
   export PATH="$PWD/.venv/bin:$PATH"
   # No MPLBACKEND here: notebook kernels (demo, sweep, lab, nbdev_test) draw inline figures, and the command line
   # chooses Agg itself where it draws (brainvlm prepare/demo).

@@ -14,9 +14,10 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 # %% auto #0
-__all__ = ['MODALITIES', 'IMAGE_TOKEN', 'ModalitySpec', 'register_modality', 'BrainVLMError', 'DataError', 'ManifestError',
-           'ConfigError', 'get_modality', 'SkipLog', 'load_config', 'save_config', 'pid_alive', 'partial_path',
-           'atomic_write', 'orphan_partial', 'write_json', 'settings_hash', 'seed_everything']
+__all__ = ['MODALITIES', 'IMAGE_TOKEN', 'QUIET_LOGGERS', 'ModalitySpec', 'register_modality', 'BrainVLMError', 'DataError',
+           'ManifestError', 'ConfigError', 'get_modality', 'SkipLog', 'load_config', 'save_config', 'pid_alive',
+           'partial_path', 'atomic_write', 'orphan_partial', 'write_json', 'settings_hash', 'quiet_libraries',
+           'seed_everything', 'seeded', 'torch_determinism', 'run_record']
 
 # %% ../nbs/00_core.ipynb #0f508d1b
 @dataclass(frozen=True)
@@ -231,6 +232,17 @@ def settings_hash(settings: dict) -> str:
     "A short, stable hash of a JSON-able settings dict (key order does not matter)."
     return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
+# %% ../nbs/00_core.ipynb #109238d1
+QUIET_LOGGERS = {"bitsandbytes.backends.cpu.ops": "optional CPU 4-bit kernels not in the local cache",
+                 "kernels._internals.hf_hub": "publisher trust not checkable offline"}
+
+def quiet_libraries():
+    "Only errors from the loggers in `QUIET_LOGGERS` (messages that tell a user of brainvlm nothing to act on)."
+    import logging
+    for name in QUIET_LOGGERS: logging.getLogger(name).setLevel(logging.ERROR)
+
+quiet_libraries()
+
 # %% ../nbs/00_core.ipynb #638afcf8
 def seed_everything(seed: int):
     "Seed Python, NumPy and torch (when installed) for a reproducible run."
@@ -239,3 +251,46 @@ def seed_everything(seed: int):
         import torch
         torch.manual_seed(seed)
     except ImportError: pass
+
+@contextlib.contextmanager
+def seeded(seed: int):
+    "Within the block Python, NumPy and torch draw from `seed`, whatever ran before; their states are put back after it."
+    import torch
+    py, npy = random.getstate(), np.random.get_state()
+    devices = list(range(torch.cuda.device_count())) if torch.cuda.is_initialized() else []
+    with torch.random.fork_rng(devices=devices):
+        seed_everything(seed)
+        try: yield
+        finally: random.setstate(py); np.random.set_state(npy)
+
+# %% ../nbs/00_core.ipynb #3e8df2e5
+@contextlib.contextmanager
+def torch_determinism(on: bool = True,            # torch's deterministic algorithms and cuDNN without autotuning
+                      threads: int | None = None): # intra-op CPU threads for the block (`torch.set_num_threads`); None: as they are
+    "Within the block: the deterministic settings `on` asks for and a fixed thread count; all put back after it. Yields the thread count."
+    import torch
+    before = (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled(),
+              torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark, torch.get_num_threads(), os.environ.get("CUBLAS_WORKSPACE_CONFIG"))
+    if threads: torch.set_num_threads(threads)
+    if on:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")     # deterministic cuBLAS (read when CUDA starts)
+        torch.use_deterministic_algorithms(True)
+        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
+    try: yield torch.get_num_threads()
+    finally:
+        torch.use_deterministic_algorithms(before[0], warn_only=before[1])
+        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = before[2], before[3]
+        torch.set_num_threads(before[4])
+        if before[5] is None: os.environ.pop("CUBLAS_WORKSPACE_CONFIG", None)
+
+def run_record(seed: int, deterministic: bool) -> dict:
+    "What a reader needs to repeat a run: its seed, mode, thread counts, the thread variables and the versions of what computed it."
+    import platform, torch
+    from importlib.metadata import version, PackageNotFoundError
+    def v(p):
+        try: return version(p)
+        except PackageNotFoundError: return None
+    return {"seed": seed, "deterministic": deterministic, "threads": torch.get_num_threads(), "interop_threads": torch.get_num_interop_threads(),
+            "env": {k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "PYTHONHASHSEED", "CUBLAS_WORKSPACE_CONFIG")},
+            "versions": {"python": platform.python_version(), **{p: v(p) for p in ("torch", "transformers", "accelerate", "numpy", "brainvlm")}},
+            "cuda": torch.version.cuda, "machine": platform.machine(), "processor": platform.processor() or None, "cpu_count": os.cpu_count()}

@@ -14,8 +14,7 @@ from .core import BrainVLMError, ConfigError, SkipLog, get_modality, write_json
 
 # %% auto #0
 __all__ = ['LazyModule', 'cmd_synth', 'cmd_ingest', 'cmd_stats', 'cmd_cache', 'ending', 'demo_config', 'prepare_demo',
-           'prepare_ending', 'cmd_prepare', 'train_ending', 'cmd_train', 'HelpWithDefaults', 'parser',
-           'quiet_libraries', 'main']
+           'prepare_ending', 'cmd_prepare', 'train_ending', 'cmd_train', 'HelpWithDefaults', 'parser', 'main']
 
 # %% ../nbs/08_launch.ipynb #834052a1
 class LazyModule:
@@ -38,9 +37,13 @@ def _numbers(option: str, text: str, n: int) -> tuple[float, ...]:
     return v
 
 def _synth_config(a) -> synth.SynthConfig:
+    sizes = _numbers("split-sizes", a.split_sizes, 3) if a.split_sizes else None
+    if sizes and any(v != int(v) or v < 0 for v in sizes): raise ConfigError(f"option --split-sizes: expected three subject counts, got {a.split_sizes!r}")
+    sizes = tuple(int(v) for v in sizes) if sizes else None
     return synth.SynthConfig(n=a.n, seed=a.seed, grid=a.grid, fmri_grid=a.fmri_grid, frames=a.frames, tr=a.tr,
                              dwi_directions=a.dwi_directions, modalities=tuple(a.modalities.split(",")), cohort=a.cohort,
-                             lesion_radius=_numbers("lesion-radius", a.lesion_radius, 2))
+                             lesion_radius=_numbers("lesion-radius", a.lesion_radius, 2) if a.lesion_radius else None,
+                             variant=a.variant, split_sizes=sizes)
 
 def cmd_synth(a):
     res = synth.make_cohort(_synth_config(a), a.out, workers=a.workers, overwrite=a.force)
@@ -149,8 +152,7 @@ def _reusable_cohort(cohort_dir: Path, cfg: synth.SynthConfig) -> bool:
 def prepare_demo(out: str | Path = "outputs/demo", cfg: synth.SynthConfig | None = None, workers: int = 2,
                  steps: int = 1500) -> dict:                # training steps of the `train.yaml` it writes
     "Synthetic cohort → statistics → cache → summary, pictures and a training config, all under `out`."
-    import matplotlib; matplotlib.use("Agg")
-    import pandas as pd
+    import pandas as pd, matplotlib.pyplot as plt
     from omegaconf import OmegaConf
     from brainvlm.core import save_config
     from brainvlm.io import VolumeCache
@@ -181,7 +183,7 @@ def prepare_demo(out: str | Path = "outputs/demo", cfg: synth.SynthConfig | None
     for modality in cfg.modalities:
         if get_modality(modality).temporal: continue          # a time series has no single picture
         fig = synth.show_subjects(records, cohort_dir, modality, n=6)
-        figs[modality] = out / f"subjects_{modality}.png"; fig.savefig(figs[modality], dpi=110)
+        figs[modality] = out / f"subjects_{modality}.png"; fig.savefig(figs[modality], dpi=110); plt.close(fig)
     train_yaml = out / "train.yaml"                           # paths in it are absolute: it works from any folder
     if not train_yaml.exists(): save_config(OmegaConf.create(train_cfg), train_yaml)
     summary = {"config": asdict(cfg), "subjects": {s: len(m) for s, m in manifests.items()}, "cache": counts,
@@ -225,17 +227,21 @@ def cmd_train(a):
     if int(os.environ.get("RANK", "0")) == 0: print(train_ending(run))
 
 # %% ../nbs/08_launch.ipynb #91fa203d
-def _synth_args(p, n=200):
-    p.add_argument("--n", type=int, default=n, help="subjects")
+def _synth_args(p, variant: str = "plumbing"):
+    p.add_argument("--variant", default=variant, choices=["plumbing", "benchmark"],
+                   help="plumbing: labels plain in the pixels (fast tests); benchmark: weak, overlapping cues that simple statistics miss")
+    the = " (default: the variant's, brainvlm.synth.VARIANTS)"
+    p.add_argument("--n", type=int, help="subjects" + the)
     p.add_argument("--seed", type=int, default=0, help="random seed of the subjects and their split")
-    p.add_argument("--grid", type=int, default=64, help="T1/dMRI grid (n³); 128 for a realistic run")
-    p.add_argument("--fmri-grid", type=int, default=48, help="fMRI grid (n³); 96 for a realistic run")
-    p.add_argument("--frames", type=int, default=40, help="fMRI frames; 300 for a realistic run")
+    p.add_argument("--grid", type=int, help="T1/dMRI grid (n³); 128 for a realistic run" + the)
+    p.add_argument("--fmri-grid", type=int, help="fMRI grid (n³); 96 for a realistic run" + the)
+    p.add_argument("--frames", type=int, help="fMRI frames; 300 for a realistic run" + the)
     p.add_argument("--tr", type=float, default=0.8, help="fMRI repetition time (s)")
     p.add_argument("--dwi-directions", type=int, default=12, help="diffusion directions (plus one b0), at most 64")
     p.add_argument("--modalities", default="T1,dMRI,rsfMRI", help="comma-separated")
     p.add_argument("--cohort", default="SYNTH", help="the cohort's name (its preset is written beside the manifests)")
-    p.add_argument("--lesion-radius", default="12,18", help="lesion radius range in mm (MIN,MAX)")
+    p.add_argument("--lesion-radius", help="lesion radius range in mm (MIN,MAX)" + the)
+    p.add_argument("--split-sizes", help="train,val,test subject counts (instead of the variant's fractions)")
     p.add_argument("--workers", type=int, default=2, help="processes writing subjects")
 
 
@@ -272,7 +278,7 @@ def parser(extra: Sequence = ()) -> argparse.ArgumentParser:
             s.add_argument("--cache", required=True, help="cache folder"); s.add_argument("--stats", help="statistics JSON from `brainvlm stats`")
             s.set_defaults(func=cmd_cache)
     s = sub.add_parser("train", help="train from a YAML config (dotlist overrides after it); works under torchrun")
-    s.add_argument("config", nargs="?", help="YAML config (its keys: RunConfig in the 07a_run chapter)")
+    s.add_argument("config", nargs="?", help="YAML config (every key: nbs/contracts.ipynb, the docs' Contracts page; examples: configs/)")
     s.add_argument("overrides", nargs="*", help="e.g. trainer.max_steps=10")
     s.set_defaults(func=cmd_train)
     s = sub.add_parser("prepare", help="the demo's data: synthetic cohort, statistics, cache, pictures and a training config")
@@ -285,14 +291,10 @@ def parser(extra: Sequence = ()) -> argparse.ArgumentParser:
     return p
 
 # %% ../nbs/08_launch.ipynb #2ed0e31d
-def quiet_libraries():
-    "Silence library messages that tell a user of these commands nothing (bitsandbytes' CPU-kernel hint at import)."
-    logging.getLogger("bitsandbytes.backends.cpu.ops").setLevel(logging.ERROR)
-
 def main(argv=None, extra: Sequence = ()):
     "Run the command line (the `brainvlm` console script calls this through `brainvlm.__main__`, with every chapter's commands)."
     args = parser(extra).parse_args(argv)
-    quiet_libraries()
+    import matplotlib; matplotlib.use("Agg")    # the commands save their figures; kernels they start keep their inline backend
     try: args.func(args)
     except (BrainVLMError, FileExistsError) as e:          # ConfigError and DataError included
         print(f"brainvlm {args.command}: error: {e}", file=sys.stderr); sys.exit(2)

@@ -21,18 +21,18 @@ from transformers.modeling_outputs import BaseModelOutputWithPooling
 from transformers.utils.generic import merge_with_config_defaults
 from transformers.utils.output_capturing import capture_outputs
 
-from .core import ConfigError, partial_path, seed_everything
+from .core import ConfigError, partial_path, seeded
 from .embed import (ModalityPatchEmbedding, PatchEmbedding, PATCH_IMPLS, PATCH_POLICIES, TINY_MODALITIES,
                             modality_layout, normalize_modality_config)
 from .data import IMAGE_TOKEN, ConversationTokenizer, cohort_texts, train_tokenizer
 
 # %% auto #0
-__all__ = ['FAMILIES', 'FAMILY_MODULES', 'PARTS', 'TINY_PRESETS', 'EXTRA_TRAINABLE', 'VolumeVisionOptions', 'VolumeVisionTower',
-           'answer_token_count', 'text_is_encoder_decoder', 'lm_losses', 'lm_answer_logprob', 'ModelFamily',
-           'register_family', 'load_families', 'family_of', 'VolumeProcessor', 'part_of', 'unreachable',
+__all__ = ['FAMILIES', 'FAMILY_MODULES', 'PARTS', 'TINY_PRESETS', 'SMALL_WEIGHTS', 'EXTRA_TRAINABLE', 'VolumeVisionOptions',
+           'VolumeVisionTower', 'answer_token_count', 'text_is_encoder_decoder', 'lm_losses', 'lm_answer_logprob',
+           'ModelFamily', 'register_family', 'load_families', 'family_of', 'VolumeProcessor', 'part_of', 'unreachable',
            'apply_freeze_policy', 'parameter_table', 'kbit_config', 'tiny_config', 'make_processor', 'build_tiny_base',
-           'default_base_dir', 'resolve_base', 'volume_config', 'load_report', 'load_base', 'lora_target_modules',
-           'add_lora', 'save_adapter', 'load_adapter']
+           'default_base_dir', 'resolve_base', 'volume_config', 'load_report', 'weights_bytes', 'model_bytes',
+           'progress_bars_for', 'load_base', 'lora_target_modules', 'add_lora', 'save_adapter', 'load_adapter']
 
 # %% ../nbs/06_models.ipynb #a513559f
 def _check_patch_options(cfg):
@@ -349,9 +349,8 @@ def build_tiny_base(preset: str, out_dir: str | os.PathLike, seed: int = 0, moda
     try:
         tok = train_tokenizer(cohort_texts(), tmp)
         cfg = tiny_config(preset, tok, modalities)
-        seed_everything(seed)
-        model = family_of(cfg).model_class(cfg).eval()
-        model.save_pretrained(tmp)
+        with seeded(seed): model = family_of(cfg).model_class(cfg).eval()
+        with progress_bars_for(model_bytes(model)): model.save_pretrained(tmp)
         make_processor(model, tok).save_pretrained(tmp)
         if out_dir.exists(): shutil.rmtree(out_dir)
         os.replace(tmp, out_dir)
@@ -426,8 +425,28 @@ def load_report(model, info: dict) -> list[str]:
             groups.setdefault(what, Counter())[m.group(1) if m else "the 2D image embedding"] += 1
     lines = [f"the base's patch embeddings: " + "; ".join(f"{', '.join(c)} {what} ({sum(c.values())} tensors)" for what, c in groups.items())
              + " (expected: the patch embeddings follow this model's modalities and grids)"] if groups else []
-    if other: lines.append(f"{len(other)} other tensors did not load as saved: " + "; ".join(other[:8]) + ("; ..." if len(other) > 8 else ""))
+    if other: lines.append(f"{len(other)} other tensor{'s' if len(other) > 1 else ''} did not load as saved: " + "; ".join(other[:8]) + ("; ..." if len(other) > 8 else ""))
     return lines
+
+SMALL_WEIGHTS = 2 ** 30      # bytes: below this, loading or saving takes seconds and gets no progress bar
+
+def weights_bytes(path: str | os.PathLike) -> int:
+    "Bytes of the weight files (safetensors, bin) in a model folder."
+    return sum(f.stat().st_size for f in Path(path).glob("*") if f.suffix in (".safetensors", ".bin"))
+
+def model_bytes(model) -> int:
+    "Bytes of a model's parameters in memory."
+    return sum(p.numel() * p.element_size() for p in model.parameters())
+
+@contextlib.contextmanager
+def progress_bars_for(nbytes: int):
+    "transformers' progress bars (loading weights, writing shards) only for weights of at least `SMALL_WEIGHTS` bytes: a 7B model's minute of loading shows one, a tiny model's fraction of a second does not."
+    from transformers.utils import logging as hf_logging
+    was = hf_logging.is_progress_bar_enabled()
+    if nbytes < SMALL_WEIGHTS: hf_logging.disable_progress_bar()
+    try: yield
+    finally:
+        if was: hf_logging.enable_progress_bar()
 
 @contextlib.contextmanager
 def _without_load_report():
@@ -450,7 +469,7 @@ def load_base(name_or_path: str | os.PathLike,          # tiny-llava / tiny-blip
     cfg = volume_config(AutoConfig.from_pretrained(path), modalities, patch_policy, patch_impl, train)
     family = family_of(cfg)
     if bits: kwargs["quantization_config"] = kbit_config(bits, family)
-    with _without_load_report():
+    with _without_load_report(), seeded(seed), progress_bars_for(weights_bytes(path)):                 # new weights (e.g. patch embeddings) from `seed` alone
         model, info = family.model_class.from_pretrained(path, config=cfg, ignore_mismatched_sizes=True, output_loading_info=True, **kwargs)
     if int(os.environ.get("RANK", "0")) == 0:                  # once under torchrun
         for line in load_report(model, info): print(f"{name_or_path}: {line}")

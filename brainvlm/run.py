@@ -13,6 +13,7 @@ import yaml
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from .core import (BrainVLMError, ConfigError, SkipLog, get_modality, load_config, save_config, seed_everything, write_json,
+                           seeded, torch_determinism, run_record,
                            IMAGE_TOKEN)
 from .core import _check_no_secrets
 from .cohorts import (Manifest, QUESTION_KINDS, cohort_settings, compute_cohort_stats, load_manifest, load_stats,
@@ -58,27 +59,27 @@ class ModelSection:
 @dataclass
 class LoraSection:
     "`lora`: LoRA adapters on the language model's attention (absent or null: no LoRA)."
-    r: int = 8
-    alpha: int = 16
-    dropout: float = 0.05
-    target_modules: list[str] = field(default_factory=lambda: ["q_proj", "v_proj"])
+    r: int = 8                                 # the adapters' rank
+    alpha: int = 16                            # scaling: the update is (alpha / r) · B A
+    dropout: float = 0.05                      # dropout on the adapters' input
+    target_modules: list[str] = field(default_factory=lambda: ["q_proj", "v_proj"])   # attention projections of the language model (LLaMA/OPT names; T5's q/v are mapped)
 
 @dataclass
 class QuantizationSection:
     "`quantization`: load the language model in 8 or 4 bits with bitsandbytes (absent or null: full precision)."
-    bits: int = 4
+    bits: int = 4                              # 4 (NF4, bf16 compute) or 8 (LLM.int8); needs a CUDA GPU
 
 @dataclass
 class TrainerSection:
     "`trainer`: brainvlm's own keys and its defaults; any other `TrainingArguments` field may be set too."
-    max_steps: int = 100
-    learning_rate: float = 5.0e-5
-    per_device_train_batch_size: int = 2
+    max_steps: int = 100                       # optimizer steps (-1: num_train_epochs decides)
+    learning_rate: float = 5.0e-5              # peak learning rate (AdamW, linear decay by default)
+    per_device_train_batch_size: int = 2       # samples per batch and process (one modality per batch)
     logging_steps: int | float = 10           # a float below 1 is a fraction of max_steps (as in TrainingArguments)
-    save_steps: int | float = 100
-    dataloader_num_workers: int = 0
-    report_to: list[str] | str = field(default_factory=lambda: ["tensorboard"])
-    disable_tqdm: bool = False
+    save_steps: int | float = 100              # a checkpoint every N steps (staged, then renamed: a kill leaves the previous one whole)
+    dataloader_num_workers: int = 0            # loader processes per training process (seeded from the run's seed)
+    report_to: list[str] | str = field(default_factory=lambda: ["tensorboard"])   # loggers: tensorboard (run/runs/), wandb (its key from the environment), or []
+    disable_tqdm: bool = False                 # no progress bar (the progress lines every logging_steps still print)
     homogeneous_batches: bool = True           # every batch holds one modality (required under DDP)
     answer_samples_every: int = 50             # log greedy answers to a few held-out questions every N steps (0: never)
     answer_samples: int = 4                    # ... this many per modality, one per question kind
@@ -86,10 +87,12 @@ class TrainerSection:
 # %% ../nbs/07a_run.ipynb #4bbc7edb
 @dataclass
 class RunConfig:
-    "The whole run config (DESIGN.md's shape)."
+    "The whole run config (every key, its type and default: the Contracts page, nbs/contracts.ipynb)."
     run_name: str = "demo"                     # the run folder is `output_root/run_name`
-    output_root: str = "outputs"
-    seed: int = 0
+    output_root: str = "outputs"               # the folder that holds run folders
+    seed: int = 0                              # seeds the new weights, the data order, augmentation and workers
+    deterministic: bool = False                # torch's deterministic algorithms and a fixed CPU thread count (1 unless num_threads): same seed, same numbers, bit for bit
+    num_threads: int = 0                       # intra-op CPU threads (torch.set_num_threads); 0: torch's default (1 under deterministic). Recorded in reproducibility.json
     resume: bool = False                       # continue the run in an existing folder from its newest complete checkpoint
     on_error: str = "raise"                    # "skip": leave records that cannot be read out of statistics and datasets, count them (skipped.json)
     only_modality: str | None = None           # train on one modality of the config (papermill: -p modality rsfMRI)
@@ -97,7 +100,7 @@ class RunConfig:
     cohorts: list[str] = field(default_factory=list)    # extra cohort preset YAML files
     stats: str | None = None                   # intensity statistics JSON (default: computed on the training manifests)
     cache: str | None = None                   # volume cache folder
-    max_seq_length: int = 512
+    max_seq_length: int = 512                  # tokens per sample, visual tokens included (longer samples are an error, not cut)
     split_turns: bool = False                  # train on one question per sample (evaluation always asks one at a time)
     dataset: dict[str, DatasetSection] = field(default_factory=dict)
     model: ModelSection = field(default_factory=ModelSection)
@@ -171,7 +174,7 @@ def _part(v) -> bool:
     return v in PARTS
 
 RULES: dict[str, tuple[typing.Callable, str]] = {      # key path -> (test, what a value must be)
-    "seed": _at_least(0), "max_seq_length": _at_least(1), "on_error": _one_of("raise", "skip"),
+    "seed": _at_least(0), "num_threads": _at_least(0), "max_seq_length": _at_least(1), "on_error": _one_of("raise", "skip"),
     "dataset.*.img_size": _at_least(1), "dataset.*.sequence_length": _at_least(1), "dataset.*.stride_within_seq": _at_least(1),
     "dataset.*.stride_between_seq": _at_least(0, strict=True),
     "model.*.patch_size": _at_least(1), "model.*.stem": _at_least(0), "model.train": (_part, "a part: patch_embed, vision, projector, lm or lm_lora"),
@@ -453,17 +456,18 @@ def load_model(cfg, adapters: bool = True):
                             patch_impl=cfg.model.patch_impl, train=list(cfg.model.train), bits=bits, seed=cfg.seed)
     if cfg.get("lora") and adapters:
         l = cfg.lora
-        model = add_lora(model, r=l.r, alpha=l.alpha, dropout=l.dropout, target_modules=list(l.target_modules))
+        with seeded(cfg.seed): model = add_lora(model, r=l.r, alpha=l.alpha, dropout=l.dropout, target_modules=list(l.target_modules))
     return model, proc
 
 def save_final(trainer, model, proc, cfg, run: Path) -> Path:
     """The trained model and its processor in `run/final`, written whole or not at all (`staged`): the whole model,
     or (LoRA) the adapters and the other trained parameters (`save_adapter`)."""
-    from brainvlm.models import save_adapter
+    from brainvlm.models import save_adapter, progress_bars_for, model_bytes
     from brainvlm.trainer import staged
     main = trainer.is_world_process_zero()
     with staged(run / "final", main, trainer.accelerator.wait_for_everyone, what="the final model") as tmp:
-        if not cfg.get("lora"): trainer.save_model(str(tmp))
+        if not cfg.get("lora"):
+            with progress_bars_for(model_bytes(model)): trainer.save_model(str(tmp))
         elif main: save_adapter(trainer.accelerator.unwrap_model(model), tmp)
         if main: proc.save_pretrained(str(tmp))
     return run / "final"
@@ -611,7 +615,8 @@ def train(config: str | os.PathLike | dict | None = None, overrides: Sequence[st
     run = run_dir_for(cfg)
     args = training_arguments(cfg, run)                         # every trainer setting checked before anything is written
     rank0 = int(os.environ.get("RANK", "0")) == 0               # under torchrun, rank 0 claims the folder for all ranks
-    with claim_run(run, cfg.resume) if rank0 else contextlib.nullcontext():
+    threads = cfg.num_threads or (1 if cfg.deterministic else None)
+    with claim_run(run, cfg.resume) if rank0 else contextlib.nullcontext(), torch_determinism(cfg.deterministic, threads):
         seed_everything(cfg.seed)
         model, proc = load_model(cfg)
         text = proc.conversation_tokenizer(max_seq_length=cfg.max_seq_length)
@@ -628,6 +633,7 @@ def train(config: str | os.PathLike | dict | None = None, overrides: Sequence[st
         if main:
             if len(skipped): print(skipped.summary())
             write_run_files(cfg, run, stats, skipped)
+            write_json(run_record(cfg.seed, cfg.deterministic), run / "reproducibility.json")
         point = resume_point(run, clean=main, verbose=main) if cfg.resume else None
         if point is not None and main:
             with open(run / "resumes.jsonl", "a") as f:

@@ -16,14 +16,16 @@ import pandas as pd
 from scipy import ndimage
 from tqdm import tqdm
 
-from .core import BrainVLMError, get_modality, pid_alive, write_json
+from .core import BrainVLMError, ConfigError, get_modality, pid_alive, write_json
 from .io import package_data, MNI152_T1
 from .cohorts import make_conversations, split_subjects, write_manifest, register_cohorts, SPLITS
 
 # %% auto #0
-__all__ = ['FOV_MM', 'BRAIN_CENTER', 'NETWORKS', 'INCOMPLETE_MARKER', 'template', 'grid_affine', 'Subject', 'sample_subject',
-           'anatomy', 'synth_t1', 'gradient_table_dipy', 'synth_dwi', 'network_sources', 'synth_bold', 'SynthConfig',
-           'write_subject', 'cohort_yaml', 'cohort_state', 'make_cohort', 'show_subjects', 'ground_truth_table']
+__all__ = ['FOV_MM', 'BRAIN_CENTER', 'VARIANTS', 'MEDIAL_TEMPORAL', 'WARP_HALF_MM', 'CSF_T1', 'WM_T1', 'NETWORKS',
+           'INCOMPLETE_MARKER', 'template', 'grid_affine', 'check_variant', 'Subject', 'sample_subject', 'warp_points',
+           'partition', 'anatomy', 'synth_t1', 'gradient_table_dipy', 'synth_dwi', 'network_sources', 'synth_bold',
+           'SynthConfig', 'write_subject', 'cohort_yaml', 'cohort_state', 'make_cohort', 'show_subjects',
+           'ground_truth_table']
 
 # %% ../nbs/03_synth.ipynb #8b642883
 _NILEARN = ("nilearn", "datasets", "data")
@@ -57,9 +59,20 @@ def grid_affine(n: int) -> np.ndarray:
     return aff
 
 # %% ../nbs/03_synth.ipynb #e2a3efad
+VARIANTS = {      # the `SynthConfig` options each variant fills in when they are left at None
+    "plumbing": dict(n=200, grid=64, fmri_grid=48, frames=40, lesion_radius=(12.0, 18.0), fractions=(0.7, 0.15, 0.15)),
+    "benchmark": dict(n=500, grid=48, fmri_grid=32, frames=40, lesion_radius=(5.0, 15.0), fractions=(0.3, 0.1, 0.6)),
+}
+
+def check_variant(variant: str) -> str:
+    "`variant` when it names one of `VARIANTS`, else a `ConfigError` listing them."
+    if variant not in VARIANTS:
+        raise ConfigError(f"synthetic cohort variant {variant!r} is unknown; choose one of: {', '.join(VARIANTS)}")
+    return variant
+
 @dataclass
 class Subject:
-    "Ground truth of one synthetic subject."
+    "Ground truth of one synthetic subject; the benchmark's latent variables keep neutral values in the plumbing variant."
     subject_id: str
     sex: str
     age: float
@@ -72,14 +85,30 @@ class Subject:
     rotation_deg: list
     shift_mm: list
     seed: list
+    variant: str = "plumbing"
+    warp_mm: list | None = None     # smooth deformation: 3 × 8 low-frequency displacement coefficients (mm)
+    regional_expansion: float = 0.0 # sex's second cue: local expansion of both medial temporal lobes (fraction)
+    cortex_thinning: float = 0.0    # age cue: fraction of grey matter turned into CSF; grey matter darkens with it
+    wm_change: float = 0.0          # age cue: white matter darkens in T1, loses anisotropy in dMRI
+    lesion_level: float = 0.0       # T1 lesion intensity between CSF (0) and white matter (1)
+    lesion_severity: float = 0.0    # dMRI FA loss and diffusivity rise, fMRI noise rise (0-1)
+    lesion_shape: list | None = None  # irregular outline: the radius varies with direction by these 7 coefficients
+    gain: float = 1.0               # the scanner's overall intensity gain
 
     @property
     def metadata(self) -> dict:
-        return {"sex": self.sex, "age": self.age, "lesion": self.lesion, "lesion_side": self.lesion_side,
+        meta = {"sex": self.sex, "age": self.age, "lesion": self.lesion, "lesion_side": self.lesion_side,
                 "head_scale": round(self.head_scale, 4), "ventricle_scale": round(self.ventricle_scale, 4)}
+        if self.variant != "plumbing":
+            meta.update(variant=self.variant, lesion_radius=round(self.lesion_radius, 2),
+                        **{k: round(getattr(self, k), 4) for k in ("regional_expansion", "cortex_thinning", "wm_change")})
+        return meta
 
-def sample_subject(i: int, seed: int = 0, lesion_rate: float = 0.5, age_range=(20.0, 80.0), lesion_radius=(12.0, 18.0)) -> Subject:
+# %% ../nbs/03_synth.ipynb #a1b2c3d4
+def sample_subject(i: int, seed: int = 0, lesion_rate: float = 0.5, age_range=(20.0, 80.0), lesion_radius=(12.0, 18.0),
+                   variant: str = "plumbing") -> Subject:
     "Draw subject `i` of a cohort, deterministically from (seed, i)."
+    check_variant(variant)
     rng = np.random.default_rng([seed, i])
     sex = "M" if rng.random() < 0.5 else "F"
     age = round(float(rng.uniform(*age_range)), 1)
@@ -90,11 +119,33 @@ def sample_subject(i: int, seed: int = 0, lesion_rate: float = 0.5, age_range=(2
         cands = template()["wm_xyz"]; cands = cands[(cands[:, 0] < 0) if side == "left" else (cands[:, 0] > 0)]
         center = [round(float(v), 2) for v in cands[rng.integers(len(cands))]]
         radius = float(rng.uniform(*lesion_radius))
-    head = (1.06 if sex == "M" else 0.96) + float(rng.normal(0, 0.012))
     a = (age - age_range[0]) / (age_range[1] - age_range[0])
+    if variant == "benchmark": return _benchmark_subject(rng, Subject(f"sub-{i + 1:04d}", sex, age, lesion, side, center, radius,
+                                                                  1.0, 1.0, [], [], [seed, i], variant), a)
+    head = (1.06 if sex == "M" else 0.96) + float(rng.normal(0, 0.012))
     vent = 1.0 + 0.5 * a + float(rng.normal(0, 0.03))
     return Subject(f"sub-{i + 1:04d}", sex, age, lesion, side, center, radius, head, vent,
                    [round(float(v), 3) for v in rng.normal(0, 3, 3)], [round(float(v), 3) for v in rng.normal(0, 2, 3)], [seed, i])
+
+def _benchmark_subject(rng, s: Subject, a: float) -> Subject:
+    "Fill in the benchmark's latent variables of `s` (age as `a`, 0-1 over the age range): each label reaches the images through weak, noisy cues."
+    m = 1.0 if s.sex == "M" else -1.0
+    s.head_scale = 1.0 + 0.02 * m + float(rng.normal(0, 0.04))                 # Cohen's d = 1 between the sexes
+    s.regional_expansion = 0.03 * m + float(rng.normal(0, 0.12))                # d = 0.5
+    s.ventricle_scale = max(0.7, 1.0 + 0.5 * a + float(rng.normal(0, 0.18)))
+    s.cortex_thinning = float(np.clip(0.25 * a + rng.normal(0, 0.09), 0, 0.5))
+    s.wm_change = float(np.clip(0.3 * a + rng.normal(0, 0.1), 0, 0.6))
+    s.warp_mm = np.round(rng.normal(0, 3.0, (3, 8)), 3).tolist()
+    if s.lesion:
+        s.lesion_level, s.lesion_severity = float(rng.uniform(0.15, 0.75)), float(rng.uniform(0.3, 1.0))
+        s.lesion_shape = [round(float(v), 3) for v in rng.normal(0, 0.15, 7)]
+    s.gain = float(rng.normal(1.0, 0.05))
+    s.rotation_deg, s.shift_mm = [round(float(v), 3) for v in rng.normal(0, 3, 3)], [round(float(v), 3) for v in rng.normal(0, 2, 3)]
+    return s
+
+# %% ../nbs/03_synth.ipynb #b2c3d4e5
+MEDIAL_TEMPORAL = np.array([[-26.0, -20.0, -16.0], [26.0, -20.0, -16.0]])   # MNI mm: where the benchmark's regional sex cue acts
+WARP_HALF_MM = 100.0      # the deformation's components span the brain centre ± this
 
 def _rotation(deg) -> np.ndarray:
     ax, ay, az = np.deg2rad(deg)
@@ -103,43 +154,85 @@ def _rotation(deg) -> np.ndarray:
     rz = np.array([[np.cos(az), -np.sin(az), 0], [np.sin(az), np.cos(az), 0], [0, 0, 1]])
     return rz @ ry @ rx
 
+def warp_points(s: Subject, p: np.ndarray) -> np.ndarray:
+    "Template positions (mm) sampled for the points `p` (N, 3): `s`'s smooth displacement, then its regional expansion."
+    u = np.clip((p - BRAIN_CENTER) / WARP_HALF_MM, -1, 1)
+    modes = [(np.cos(np.pi * u[:, k] / 2), np.sin(np.pi * u[:, k])) for k in range(3)]    # zero displacement at the box's faces
+    basis = np.stack([mx * my * mz for mx in modes[0] for my in modes[1] for mz in modes[2]], 1)   # (N, 8)
+    q = p + np.einsum("nk,ck->nc", basis, np.asarray(s.warp_mm, np.float64))                    # (N, 3)
+    for c in MEDIAL_TEMPORAL:           # sampling nearer the centre grows the region by about `regional_expansion`
+        d = q - c
+        q = q - s.regional_expansion * np.exp(-(d ** 2).sum(1, keepdims=True) / (2 * 12.0 ** 2)) * d
+    return q
+
+def _lesion(s: Subject, mni: np.ndarray) -> np.ndarray:
+    "The lesion's fraction at template positions `mni` (N, 3): a sphere with a 2 mm soft edge, irregular when `s.lesion_shape` is set."
+    if not s.lesion: return np.zeros(len(mni), np.float32)
+    d = mni - np.array(s.lesion_center, mni.dtype)
+    r = np.linalg.norm(d, axis=1); radius = s.lesion_radius
+    if s.lesion_shape is not None:
+        x, y, z = (d / np.maximum(r, 1e-6)[:, None]).T
+        c = s.lesion_shape
+        radius = radius * (1 + c[0] * x + c[1] * y + c[2] * z + c[3] * x * y + c[4] * y * z + c[5] * x * z + c[6] * (x * x - y * y))
+    return np.clip((radius - r) / 2.0 + 0.5, 0, 1).astype(np.float32)
+
+# %% ../nbs/03_synth.ipynb #c3d4e5f6
+def partition(gm, wm, csf, vent, lesion, thinning: float = 0.0) -> dict:
+    """Tissue fractions that sum to at most 1 per voxel: the lesion first, then the ventricles, the template's tissues in
+    what is left; `thinning` turns that fraction of grey matter into CSF (`atrophy`, counted in `csf`)."""
+    vent = np.minimum(vent, 1 - lesion)
+    scale = (1 - lesion - vent) / np.maximum(gm + wm + csf, 1)
+    gm, wm, csf = gm * scale, wm * scale, csf * scale
+    atrophy = thinning * gm
+    return {"gm": gm - atrophy, "wm": wm, "csf": csf + atrophy, "vent": vent, "lesion": lesion, "atrophy": atrophy}
+
 def anatomy(s: Subject, n: int) -> dict:
-    "Tissue maps of subject `s` on an n³ grid: t1 (template intensity), gm, wm, csf, vent, lesion, brain; plus `xyz` (MNI mm)."
+    """Tissue maps of subject `s` on an n³ grid: t1 (template intensity), brain, and the partition gm, wm, csf, vent, lesion
+    (plus atrophy, part of csf); `xyz` holds each voxel's template position (mm)."""
     T = template()
-    # subject voxel -> subject mm -> template mm (undo shift, rotation, head scale about the brain centre) -> template voxel
+    # subject voxel -> subject mm -> template mm (undo shift, rotation, head scale about the brain centre; then the warp)
     R, c = _rotation(s.rotation_deg), BRAIN_CENTER
     to_mni = np.eye(4); to_mni[:3, :3] = R.T / s.head_scale; to_mni[:3, 3] = c - R.T @ (c + np.array(s.shift_mm)) / s.head_scale
     vox2mni = to_mni @ grid_affine(n)
-    def sample(vol, mni_map):                      # resample a template volume through an affine voxel -> MNI mm map
-        m = np.linalg.inv(T["affine"]) @ mni_map
-        return ndimage.affine_transform(vol, m[:3, :3], m[:3, 3], output_shape=(n, n, n), order=1, mode="constant", cval=0.0)
-    out = {k: sample(T[k], vox2mni) for k in ("t1", "gm", "wm", "csf", "brain")}
-    vc = T["vent_center"]; grow = np.eye(4); grow[:3, :3] /= s.ventricle_scale; grow[:3, 3] = vc - vc / s.ventricle_scale
-    out["vent"] = np.clip(sample(T["vent"], grow @ vox2mni) * out["brain"] * 1.5, 0, 1)
-    ijk = np.indices((n, n, n), dtype=np.float32).reshape(3, -1).T
-    mni = (ijk @ vox2mni[:3, :3].T + vox2mni[:3, 3]).astype(np.float32)
-    les = np.zeros((n, n, n), np.float32)
-    if s.lesion:
-        d = np.linalg.norm(mni - np.array(s.lesion_center, np.float32), axis=1).reshape(n, n, n)
-        les = np.clip((s.lesion_radius - d) / 2.0 + 0.5, 0, 1) * (out["brain"] > 0.5)
-    out["lesion"] = les.astype(np.float32)
-    out["xyz"] = mni.reshape(n, n, n, 3)
+    i = np.arange(n, dtype=np.float64)             # (broadcast sums: BLAS threads only slow these small products down)
+    mni = (vox2mni[:3, 3] + i[:, None, None, None] * vox2mni[:3, 0] + i[None, :, None, None] * vox2mni[:3, 1]
+           + i[None, None, :, None] * vox2mni[:3, 2]).reshape(-1, 3)
+    if s.warp_mm is not None: mni = warp_points(s, mni)
+    step, origin = np.diag(T["affine"])[:3], T["affine"][:3, 3]     # the template's affine is diagonal
+    def sample(vol, pts):                          # a template volume at template positions `pts` (N, 3)
+        return ndimage.map_coordinates(vol, ((pts - origin) / step).T, order=1, mode="constant", cval=0.0).reshape(n, n, n)
+    out = {k: sample(T[k], mni) for k in ("t1", "gm", "wm", "csf", "brain")}
+    vc = T["vent_center"]                          # the ventricles grow about their own centre
+    vent = np.clip(sample(T["vent"], vc + (mni - vc) / s.ventricle_scale) * out["brain"] * 1.5, 0, 1)
+    lesion = _lesion(s, mni.astype(np.float32)).reshape(n, n, n) * (out["brain"] > 0.5)
+    out.update(partition(out["gm"], out["wm"], out["csf"], vent, lesion.astype(np.float32), s.cortex_thinning))
+    out["xyz"] = mni.astype(np.float32).reshape(n, n, n, 3)
     return out
 
 # %% ../nbs/03_synth.ipynb #b5ff5479
+CSF_T1, WM_T1 = 100 * 1000 / 220, 1000.0        # T1 levels of CSF and white matter (the template's 100 and 220, scaled)
+
 def _bias_field(rng, n, strength=0.06):
     c = np.linspace(-1, 1, n, dtype=np.float32)
     x, y, z = np.meshgrid(c, c, c, indexing="ij")
     k = rng.normal(0, strength, 6).astype(np.float32)
     return 1 + k[0] * x + k[1] * y + k[2] * z + k[3] * x * y + k[4] * (x ** 2 - 1 / 3) + k[5] * z ** 2
 
+def _t1_tissue(s: Subject, an: dict, age_range) -> np.ndarray:
+    "The T1 before bias and noise: template intensity, age's changes, CSF-filled ventricles (and atrophy), the lesion."
+    if s.variant == "benchmark":
+        img = an["t1"] * (1000 / 220) * (1 - 0.6 * s.cortex_thinning * an["gm"]) * (1 - 0.15 * s.wm_change * an["wm"])
+        img = img * (1 - an["atrophy"]) + CSF_T1 * an["atrophy"]
+        level = CSF_T1 + s.lesion_level * (WM_T1 - CSF_T1)               # inside the range of normal tissue
+    else:
+        a = (s.age - age_range[0]) / (age_range[1] - age_range[0])
+        img, level = an["t1"] * (1000 / 220) * (1 - 0.15 * a * an["gm"]), 1500.0
+    img = img * (1 - an["vent"]) + CSF_T1 * an["vent"] * (an["brain"] > 0.5)
+    return (img * (1 - an["lesion"]) + level * an["lesion"]) * s.gain
+
 def synth_t1(s: Subject, an: dict, rng, age_range=(20.0, 80.0)) -> np.ndarray:
     "A T1-weighted volume (arbitrary units, WM ≈ 1000)."
-    a = (s.age - age_range[0]) / (age_range[1] - age_range[0])
-    img = an["t1"] * (1000 / 220) * (1 - 0.15 * a * an["gm"])
-    csf_level = 100 * 1000 / 220
-    img = img * (1 - an["vent"]) + csf_level * an["vent"] * (an["brain"] > 0.5)
-    img = img * (1 - an["lesion"]) + 1500 * an["lesion"]
+    img = _t1_tissue(s, an, age_range)
     n = img.shape[0]
     img = img * _bias_field(rng, n) + rng.normal(0, 25, img.shape).astype(np.float32) * (an["brain"] > 0.5)
     return np.where(an["brain"] > 0.5, np.clip(img, 1, None), 0).astype(np.float32)
@@ -153,23 +246,27 @@ def gradient_table_dipy(n_directions: int = 12) -> tuple[np.ndarray, np.ndarray]
     keep = np.r_[np.flatnonzero(bvals < 50)[:1], np.flatnonzero(bvals >= 50)[:n_directions]]
     return np.round(bvals[keep]), bvecs[keep]
 
+def _tensors(s: Subject) -> tuple:
+    "(λ∥, λ⊥) of white matter and of the lesion (mm²/s), and the lesion's S0."
+    if s.variant != "benchmark": return (1.7e-3, 0.3e-3), (1.6e-3, 1.6e-3), 1800.0
+    w, k = s.wm_change, s.lesion_severity                   # age: anisotropy falls; lesion: FA lost, diffusivity up, S0 near WM's
+    return (1.7e-3 * (1 - 0.15 * w), 0.3e-3 * (1 + 0.5 * w)), (1.7e-3 - 0.5e-3 * k, 0.3e-3 + 0.9e-3 * k), 900.0 * (1 + 0.2 * k)
+
 def synth_dwi(s: Subject, an: dict, rng, bvals, bvecs) -> np.ndarray:
     "A DWI series (X, Y, Z, N) for the gradient table (bvals, bvecs)."
     x = an["xyz"][..., 0]
     theta = np.clip((np.abs(x) - 8) / 25, 0, 1) * (np.pi / 2)           # 0: left-right, pi/2: inferior-superior
     fib = np.stack([np.cos(theta), np.zeros_like(theta), np.sin(theta)], -1)
-    l1, l2 = 1.7e-3, 0.3e-3
-    les, brain = an["lesion"], an["brain"] > 0.5
-    wm, gm = an["wm"] * (1 - les), an["gm"] * (1 - les)
-    csf = np.clip(an["csf"] + an["vent"], 0, 1) * (1 - les)
-    s0 = 900 * wm + 1200 * gm + 2200 * csf + 1800 * les
-    out = np.empty(s0.shape + (len(bvals),), np.float32)
+    (l1, l2), (k1, k2), s0_les = _tensors(s)
+    les, brain, wm, gm = an["lesion"], an["brain"] > 0.5, an["wm"], an["gm"]
+    csf = an["csf"] + an["vent"]
+    out = np.empty(les.shape + (len(bvals),), np.float32)
     for k, (b, g) in enumerate(zip(bvals, bvecs)):
-        cos2 = (fib @ g) ** 2 if b > 0 else 0.0
-        d_wm = l2 + (l1 - l2) * cos2                                     # gᵀDg for a cylindrical tensor
-        sig = 900 * wm * np.exp(-b * d_wm) + 1200 * gm * np.exp(-b * 0.8e-3) + 2200 * csf * np.exp(-b * 3.0e-3) + 1800 * les * np.exp(-b * 1.6e-3)
-        n1, n2 = rng.normal(0, 20, (2,) + s0.shape).astype(np.float32)
-        out[..., k] = np.where(brain, np.sqrt((sig + n1) ** 2 + n2 ** 2), 0)
+        cos2 = np.einsum("...k,k->...", fib, g) ** 2 if b > 0 else 0.0
+        d_wm, d_les = l2 + (l1 - l2) * cos2, k2 + (k1 - k2) * cos2            # gᵀDg for a cylindrical tensor along the fibres
+        sig = 900 * wm * np.exp(-b * d_wm) + 1200 * gm * np.exp(-b * 0.8e-3) + 2200 * csf * np.exp(-b * 3.0e-3) + s0_les * les * np.exp(-b * d_les)
+        n1, n2 = rng.normal(0, 20, (2,) + les.shape).astype(np.float32)
+        out[..., k] = np.where(brain, np.sqrt((s.gain * sig + n1) ** 2 + n2 ** 2), 0)
     return out
 
 # %% ../nbs/03_synth.ipynb #6405e497
@@ -189,8 +286,9 @@ def network_sources() -> np.ndarray:
 def synth_bold(s: Subject, an: dict, rng, frames: int, amplitude: float = 0.03) -> np.ndarray:
     "A BOLD run (X, Y, Z, T)."
     les, brain = an["lesion"], an["brain"] > 0.5
-    mean = 700 * an["wm"] + 900 * an["gm"] + 1300 * np.clip(an["csf"] + an["vent"], 0, 1)
-    mean = (mean * (1 - les) + 1400 * les) * brain
+    bench = s.variant == "benchmark"
+    les_mean = 700 * (1 + 0.15 * s.lesion_severity) if bench else 1400.0    # benchmark: inside the range of normal tissue
+    mean = (700 * an["wm"] + 900 * an["gm"] + 1300 * (an["csf"] + an["vent"]) + les_mean * les) * brain * s.gain
     src = network_sources(); n_src = src.shape[1]
     xyz = an["xyz"]
     signal = np.zeros(mean.shape + (frames,), np.float32)
@@ -201,27 +299,49 @@ def synth_bold(s: Subject, an: dict, rng, frames: int, amplitude: float = 0.03) 
         w = sum(np.exp(-((xyz - np.array(c)) ** 2).sum(-1) / (2 * 10.0 ** 2)) for c in nodes) * an["gm"]
         signal += w[..., None] * tc
     signal += 0.3 * np.resize(src[:, 0], frames)                         # a weak global signal
-    run = mean[..., None] * (1 + amplitude * signal * (1 - les[..., None]))
-    run += rng.normal(0, 8, run.shape).astype(np.float32) * brain[..., None]
+    run = mean[..., None] * (1 + amplitude * signal * (1 - les[..., None]))   # the lesion is silent
+    noise_sd = brain * (1 + 2 * s.lesion_severity * les) if bench else brain    # benchmark: the lesion's voxels fluctuate more
+    run += rng.normal(0, 8, run.shape).astype(np.float32) * noise_sd[..., None]
     return np.where(brain[..., None], run, 0).astype(np.float32)
 
 # %% ../nbs/03_synth.ipynb #8ff0dbcc
 @dataclass
 class SynthConfig:
-    "Options of a synthetic cohort. The CPU demo uses small grids; 128³ and 96³×300 is a realistic run."
-    n: int = 200                     # subjects
+    """Options of a synthetic cohort; those left at None take the `variant`'s value from `VARIANTS`. The CPU demo uses
+    small grids; 128³ and 96³×300 is a realistic run."""
+    n: int | None = None             # subjects (the sum of `split_sizes` when those are given)
     seed: int = 0
-    grid: int = 64                   # T1 and dMRI grid (n³)
-    fmri_grid: int = 48              # fMRI grid (n³)
-    frames: int = 40                 # fMRI frames per run
+    grid: int | None = None          # T1 and dMRI grid (n³)
+    fmri_grid: int | None = None     # fMRI grid (n³)
+    frames: int | None = None        # fMRI frames per run
     tr: float = 0.8                  # fMRI repetition time (s)
     dwi_directions: int = 12         # diffusion directions (plus one b0)
     modalities: tuple = ("T1", "dMRI", "rsfMRI")
     cohort: str = "SYNTH"
     lesion_rate: float = 0.5
-    lesion_radius: tuple = (12.0, 18.0)    # mm, drawn uniformly (a large infarct or tumour; see below)
-    fractions: tuple = (0.7, 0.15, 0.15)
+    lesion_radius: tuple | None = None    # mm, drawn uniformly (plumbing: a large infarct or tumour; see above)
+    fractions: tuple | None = None        # train/val/test fractions of the subjects
+    variant: str = "plumbing"             # "plumbing" (labels plain in the pixels) or "benchmark" (weak, overlapping cues)
+    split_sizes: tuple | None = None      # (train, val, test) subject counts, instead of `fractions`
 
+    def __post_init__(self):
+        check_variant(self.variant)
+        if self.split_sizes is not None:
+            sizes = tuple(self.split_sizes)
+            if len(sizes) != 3 or not all(isinstance(v, int) and v >= 0 for v in sizes):
+                raise ConfigError(f"SynthConfig split_sizes must be three subject counts (train, val, test), got {self.split_sizes!r}")
+            if self.n is None: self.n = sum(sizes)
+            if self.n != sum(sizes): raise ConfigError(f"SynthConfig split_sizes {sizes} add up to {sum(sizes)} subjects, but n = {self.n}")
+            self.split_sizes = sizes
+        for k, v in VARIANTS[self.variant].items():
+            if getattr(self, k) is None: setattr(self, k, v)
+
+    @property
+    def split_fractions(self) -> tuple:
+        "Train/val/test fractions: `split_sizes` over n when given, else `fractions`."
+        return tuple(v / self.n for v in self.split_sizes) if self.split_sizes else tuple(self.fractions)
+
+# %% ../nbs/03_synth.ipynb #d4e5f6a7
 def _save(data, affine, path, zooms_t=None):
     img = nib.Nifti1Image(np.round(data).astype(np.int16), affine)
     img.header.set_xyzt_units("mm", "sec")
@@ -230,7 +350,7 @@ def _save(data, affine, path, zooms_t=None):
 
 def write_subject(cfg: SynthConfig, i: int, out: str | os.PathLike) -> dict:
     "Write subject `i`'s images under `out` (BIDS layout); returns its manifest record (split not yet set)."
-    out = Path(out); s = sample_subject(i, cfg.seed, cfg.lesion_rate, lesion_radius=cfg.lesion_radius)
+    out = Path(out); s = sample_subject(i, cfg.seed, cfg.lesion_rate, lesion_radius=cfg.lesion_radius, variant=cfg.variant)
     rng = np.random.default_rng([cfg.seed, i, 1])
     sub = out / s.subject_id; paths = {}
     if {"T1", "dMRI"} & set(cfg.modalities):
@@ -323,7 +443,7 @@ def make_cohort(cfg: SynthConfig, out: str | os.PathLike, workers: int = 1, prog
                              desc="synthetic subjects", disable=not progress))
     else:
         recs = [write_subject(cfg, i, out) for i in tqdm(range(cfg.n), desc="synthetic subjects", disable=not progress)]
-    split = split_subjects([r["subject_id"] for r in recs], cfg.fractions, cfg.seed)
+    split = split_subjects([r["subject_id"] for r in recs], cfg.split_fractions, cfg.seed)
     for r in recs: r["split"] = split[r["subject_id"]]
     pd.DataFrame([{"participant_id": r["subject_id"], "age": r["metadata"]["age"], "sex": r["metadata"]["sex"],
                    "lesion": int(r["metadata"]["lesion"]), "lesion_side": r["metadata"]["lesion_side"] or "n/a", "split": r["split"]}

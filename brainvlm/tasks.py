@@ -4,10 +4,11 @@
 
 # %% ../nbs/10_tasks.ipynb #628fe436
 from __future__ import annotations
-import itertools, json, os, sys, time
+import argparse, itertools, json, os, sys, time
 from pathlib import Path
 from typing import Sequence
 
+import numpy as np
 from omegaconf import OmegaConf
 
 import brainvlm
@@ -17,9 +18,9 @@ from .launch import LazyModule, _synth_args, _synth_config, demo_config, ending
 pd, synth = LazyModule("pandas"), LazyModule("brainvlm.synth")   # loaded by the first command that uses them, not by `--help`
 
 # %% auto #0
-__all__ = ['pd', 'synth', 'QUICKSTART_CONFIG', 'QUICKSTART_COHORT', 'DEMO_TARGETS', 'task_notebook', 'run_task',
-           'repository_root', 'from_repository_root', 'prepare_quickstart', 'sweep', 'check_targets', 'run_demo',
-           'add_task_commands']
+__all__ = ['pd', 'synth', 'QUICKSTART_CONFIG', 'QUICKSTART_COHORT', 'TARGETS', 'TRIVIAL', 'task_notebook', 'run_task',
+           'repository_root', 'from_repository_root', 'prepare_quickstart', 'sweep', 'seed_summary', 'mean_sd',
+           'check_targets', 'demo_reference', 'demo_table', 'run_demo', 'add_task_commands']
 
 # %% ../nbs/10_tasks.ipynb #a62bc8cf
 def task_notebook(name: str) -> Path:
@@ -80,99 +81,184 @@ def prepare_quickstart(config: str | Path = QUICKSTART_CONFIG, workers: int = 2)
 
 # %% ../nbs/10_tasks.ipynb #f29ac821
 def sweep(config: str | Path,                        # a training config (see `07a_run`)
-          out: str | Path,                           # the sweep's folder: one run folder per pair, summary.csv
+          out: str | Path,                           # the sweep's folder: one run folder per triple, summary.csv, seeds.csv
           cohorts: Sequence[str | None] = (None,),
           modalities: Sequence[str | None] = (None,),
           overrides: Sequence[str] | str = (),       # dotlist overrides for every run (see `dotlist_overrides`)
-          split: str = "val") -> pd.DataFrame:
-    "Train and evaluate one run per cohort × modality with the task notebooks; returns (and writes) the summary table."
+          split: str = "val",                        # choose on val; test is scored once, for the run you report
+          seeds: Sequence[int] = (0,)) -> pd.DataFrame:
+    "Train and evaluate one run per cohort × modality × seed with the task notebooks; returns (and writes) the summary table."
     from brainvlm.run import dotlist_overrides
     out, overrides = Path(out).resolve(), dotlist_overrides(overrides, "overrides")
     if (out / "summary.csv").exists(): raise ConfigError(f"{out} already holds a sweep; choose another folder")
     rows = []
-    for cohort, modality in itertools.product(cohorts, modalities):
-        name = f"{cohort or 'all'}-{modality or 'all'}"
+    for cohort, modality, seed in itertools.product(cohorts, modalities, seeds):
+        name = f"{cohort or 'all'}-{modality or 'all'}" + (f"-seed{seed}" if len(seeds) > 1 else "")
         t0 = time.perf_counter()
         run_task("train", out / name / "train.ipynb", {"config": Path(config).resolve(), "modality": modality, "cohort": cohort,
-                                                         "run_name": name, "overrides": [f"output_root={out}", *overrides]})
+                                                         "run_name": name, "seed": seed, "overrides": [f"output_root={out}", *overrides]})
         run_task("evaluate", out / name / "evaluate.ipynb", {"run_dir": out / name, "split": split})
         metrics = json.loads((out / name / f"eval-{split}" / "metrics.json").read_text())
         for m, values in metrics.items():
-            rows.append({"run": name, "cohort": cohort or "all", "trained_on": modality or "all", "modality": m, **values,
+            rows.append({"run": name, "cohort": cohort or "all", "trained_on": modality or "all", "seed": seed, "modality": m,
+                         **_numbers(values), **{f"{b}_{k}": v for b, d in values.get("baselines", {}).items() for k, v in _numbers(d).items()},
                          "minutes": round((time.perf_counter() - t0) / 60, 1)})
     table = pd.DataFrame(rows)
     table.to_csv(out / "summary.csv", index=False)
+    if len(seeds) > 1: seed_summary(table).to_csv(out / "seeds.csv")
     return table
 
-# %% ../nbs/10_tasks.ipynb #d0e438eb
-DEMO_TARGETS = {"sex_accuracy": 0.8, "lesion_accuracy": 0.8, "age_mae_ratio": 0.8}
+def _numbers(d: dict) -> dict: return {k: v for k, v in d.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
 
-def check_targets(metrics: dict) -> dict:
-    "Which demo targets the held-out metrics meet, with the best modality for each."
-    best = lambda key: max(((v[key], m) for m, v in metrics.items() if key in v), default=(float("nan"), None))
-    ratio = min(((v["age_mae"] / v["age_mae_baseline"], m) for m, v in metrics.items() if "age_mae" in v), default=(float("nan"), None))
-    out = {}
-    for key, (value, m) in {"sex_accuracy": best("sex_accuracy"), "lesion_accuracy": best("lesion_accuracy"), "age_mae_ratio": ratio}.items():
-        ok = value <= DEMO_TARGETS[key] if key == "age_mae_ratio" else value >= DEMO_TARGETS[key]
-        out[key] = {"value": round(float(value), 3), "modality": m, "target": DEMO_TARGETS[key], "met": bool(ok)}
+def seed_summary(table: pd.DataFrame,                                      # one row per run (and modality), a `seed` column
+                 by: Sequence[str] = ("cohort", "trained_on", "modality")) -> pd.DataFrame:
+    "Mean and SD over seeds of every numeric column, per group `by`, with the number of seeds (`n_seeds`)."
+    skip = {"seed", "minutes", *by}
+    cols = [c for c in table.columns if c not in skip and pd.api.types.is_numeric_dtype(table[c])]
+    g = table.groupby(list(by))
+    out = pd.concat({"mean": g[cols].mean(), "sd": g[cols].std(ddof=1)}, axis=1).swaplevel(axis=1).sort_index(axis=1)
+    out[("n_seeds", "")] = g["seed"].nunique()
     return out
 
+def mean_sd(summary: pd.DataFrame, digits: int = 2) -> pd.DataFrame:
+    "`seed_summary`'s table as 'mean ± SD' strings, one column per metric."
+    cols = [c for c in summary.columns.get_level_values(0).unique() if c != "n_seeds"]
+    return pd.DataFrame({c: [f"{m:.{digits}f} ± {s:.{digits}f}" for m, s in zip(summary[(c, "mean")], summary[(c, "sd")])] for c in cols},
+                        index=summary.index).assign(n_seeds=summary[("n_seeds", "")].values)
+
+
+# %% ../nbs/10_tasks.ipynb #d0e438eb
+TARGETS = {"sex_accuracy": "higher", "lesion_accuracy": "higher", "lesion_auc": "higher", "lesion_side_accuracy": "higher",
+           "age_mae": "lower"}                        # metric -> which way is better; each is a target per modality
+TRIVIAL = ("majority", "image_stats")                  # the baselines a target must beat (the CNN is a reference, not a target)
+
+def check_targets(per_seed: Sequence[dict]) -> pd.DataFrame:
+    """Per modality and metric of `TARGETS`: met when, in every seed, the model's 95% interval lies entirely on the better side
+    of the best trivial baseline's value (its lower bound above it; for an error, its upper bound below it)."""
+    rows = []
+    for m in per_seed[0]:
+        for key, better in TARGETS.items():
+            if key not in per_seed[0][m]: continue
+            base = {b: per_seed[0][m].get("baselines", {}).get(b, {}).get(key) for b in TRIVIAL}
+            base = {b: v for b, v in base.items() if v is not None and v == v}
+            if not base: continue
+            best = max(base, key=base.get) if better == "higher" else min(base, key=base.get)
+            bound = [s[m][f"{key}_ci"][0 if better == "higher" else 1] for s in per_seed]
+            met = [(b > base[best]) if better == "higher" else (b < base[best]) for b in bound]
+            rows.append({"modality": m, "metric": key, "model": float(np.mean([s[m][key] for s in per_seed])),
+                         "model_bound": min(bound) if better == "higher" else max(bound), "best_baseline": best,
+                         "baseline": base[best], "met_seeds": f"{sum(met)}/{len(met)}", "met": all(met)})
+    return pd.DataFrame(rows).set_index(["modality", "metric"])
+
+
+# %% ../nbs/10_tasks.ipynb #4ef0c2d1
+def demo_reference(run: Path, split: str = "test") -> dict:
+    "The supervised CNN (`run_reference`, chapter 09a) on a run's config and seed: its metrics on `split`, written to `run/reference-<split>/`."
+    from brainvlm.evaluate import metrics, write_metrics
+    from brainvlm.reference import run_reference
+    from brainvlm.run import load_run_config
+    rows, _ = run_reference(load_run_config(run), split)
+    result = metrics(rows)
+    write_metrics(result, rows, run / f"reference-{split}")
+    return result
+
+
 # %% ../nbs/10_tasks.ipynb #943f2a15
+def demo_table(per_seed: Sequence[dict],                 # metrics.json of each seed's run (with their baselines)
+               reference: Sequence[dict] = ()) -> pd.DataFrame:   # the CNN's metrics of each seed, if trained
+    "Per modality and metric: the model (mean ± SD over seeds, each seed's 95% interval), the trivial baselines with their intervals, the CNN, n."
+    from brainvlm.evaluate import metrics_table
+    tabs = [metrics_table(s) for s in per_seed]
+    first, vals = tabs[0], pd.concat([t.model for t in tabs], axis=1)
+    ci = lambda t, c, i: f"{t[c].iloc[i]:.3f} [{t[f'{c}_lo'].iloc[i]:.3f}, {t[f'{c}_hi'].iloc[i]:.3f}]"
+    out = pd.DataFrame(index=first.index)
+    out["model"] = [f"{m:.3f} ± {s:.3f}" if len(tabs) > 1 else f"{m:.3f}" for m, s in zip(vals.mean(axis=1), vals.std(axis=1, ddof=1).fillna(0))]
+    out["model 95% CI per seed"] = ["; ".join(f"[{t.model_lo.iloc[i]:.3f}, {t.model_hi.iloc[i]:.3f}]" for t in tabs) for i in range(len(first))]
+    for b in TRIVIAL:
+        if b in first: out[b] = [ci(first, b, i) if first[b].iloc[i] == first[b].iloc[i] else "" for i in range(len(first))]
+    if reference:
+        ref = pd.concat([metrics_table(r).model for r in reference], axis=1).reindex(first.index)
+        out["CNN"] = [f"{m:.3f} ± {s:.3f}" if len(reference) > 1 else f"{m:.3f}" if m == m else ""
+                      for m, s in zip(ref.mean(axis=1), ref.std(axis=1, ddof=1).fillna(0))]
+    out["n"] = first.n.map(lambda n: "" if n != n else f"{n:.0f}")
+    return out
+
 def run_demo(out: str | Path = "outputs/demo", cfg: synth.SynthConfig | None = None, steps: int = 1500,
-             workers: int = 2, split: str = "test") -> dict:
-    "The demo: prepare the synthetic cohort, train on every modality with `train.ipynb`, evaluate with `evaluate.ipynb`."
+             workers: int = 2, split: str = "test",
+             seeds: Sequence[int] = (0,),                  # one run per training seed; the table shows mean ± SD over them
+             reference: bool = True) -> dict:              # also train the supervised CNN (09a) per seed
+    "The demo: the benchmark cohort, a run per seed with `train.ipynb` and `evaluate.ipynb`, the CNN reference, and the table against baselines."
     from brainvlm.launch import prepare_demo
     from brainvlm.run import ask_command
-    out, cfg, t = Path(out).resolve(), cfg or synth.SynthConfig(), {}
+    out, cfg, t = Path(out).resolve(), cfg or synth.SynthConfig(variant="benchmark"), {}
     t0 = time.perf_counter()
     prepared = prepare_demo(out, cfg, workers=workers)
     t["prepare_s"] = time.perf_counter() - t0
-    name = _next_run_name(out)                      # a rerun trains a new run next to the old ones, never over them
-    config, run = out / f"{name}.yaml", out / name
-    save_config(OmegaConf.create(demo_config(out, name, cfg, steps)), config)
-    t0 = time.perf_counter()
-    run_task("train", run / "train.ipynb", {"config": config, "run_name": name})
-    t["train_s"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    run_task("evaluate", run / "evaluate.ipynb", {"run_dir": run, "split": split})
-    t["evaluate_s"] = time.perf_counter() - t0
-    metrics = json.loads((run / f"eval-{split}" / "metrics.json").read_text())
-    targets = check_targets(metrics)
-    summary = {"run": str(run), "split": split, "steps": steps, "metrics": metrics, "targets": targets,
-               "seconds": {**prepared["seconds"], **{k: round(v, 1) for k, v in t.items()}}}
-    summary["seconds"]["total_s"] = round(t["prepare_s"] + t["train_s"] + t["evaluate_s"], 1)
-    write_json(summary, run / "demo.json")
-    print(f"\nheld-out ({split}) metrics per modality:\n" + pd.DataFrame(metrics).T.round(3).to_string())
-    print("\ntargets:\n" + pd.DataFrame(targets).T.to_string())
-    print("\nseconds:", summary["seconds"])
-    print(ending([(out / "cohort", "the synthetic cohort (reused by the next demo)"), (config, "the training config"),
-                  (run / "train.ipynb", "the executed training notebook: progress, answers, loss per modality"),
-                  (run / "evaluate.ipynb", "the executed evaluation notebook: metrics, figures, answers"),
-                  (run / f"eval-{split}", "metrics.json, predictions.csv, evaluation.png"), (run / "demo.json", "timings and targets")],
-                 [(["tensorboard", "--logdir", run / "runs"], "the training curves"),
-                  (ask_command(run, split), "one held-out scan, asked from the run folder alone")]))
+    group = out / _next_run_name(out)               # a rerun trains new runs next to the old ones, never over them
+    per_seed, refs = [], []
+    for seed in seeds:
+        run, config = group / f"seed-{seed}", group / f"seed-{seed}.yaml"
+        save_config(OmegaConf.create({**demo_config(out, f"{group.name}/seed-{seed}", cfg, steps), "seed": seed}), config)
+        print(f"\n== seed {seed}: training {run}", flush=True)
+        t0 = time.perf_counter(); run_task("train", run / "train.ipynb", {"config": config, "run_name": f"{group.name}/seed-{seed}", "seed": seed})
+        t[f"train_s_seed{seed}"] = time.perf_counter() - t0
+        t0 = time.perf_counter(); run_task("evaluate", run / "evaluate.ipynb", {"run_dir": run, "split": split})
+        t[f"evaluate_s_seed{seed}"] = time.perf_counter() - t0
+        per_seed.append(json.loads((run / f"eval-{split}" / "metrics.json").read_text()))
+        if reference:
+            t0 = time.perf_counter(); refs.append(demo_reference(run, split)); t[f"reference_s_seed{seed}"] = time.perf_counter() - t0
+    table, targets = demo_table(per_seed, refs), check_targets(per_seed)
+    seconds = {**prepared["seconds"], **{k: round(v, 1) for k, v in t.items()}}
+    seconds["total_s"] = round(sum(t.values()), 1)
+    summary = {"runs": [str(group / f"seed-{s}") for s in seeds], "split": split, "steps": steps, "seeds": list(seeds),
+               "cohort": {k: v for k, v in vars(cfg).items()}, "metrics": per_seed, "reference": refs,
+               "table": table.reset_index().to_dict("records"), "targets": targets.reset_index().to_dict("records"), "seconds": seconds}
+    write_json(summary, group / "demo.json")
+    print(f"\nheld-out ({split}) results per modality, {len(seeds)} seed(s) {list(seeds)}:\n" + table.to_string())
+    print("\ntargets (the model's 95% interval beyond the best trivial baseline, in every seed):\n" + targets.round(3).to_string())
+    print("\nseconds:", seconds)
+    first = group / f"seed-{seeds[0]}"
+    print(ending([(out / "cohort", "the synthetic cohort (reused by the next demo)"), (group, f"one run folder per seed, the configs (seed-N.yaml)"),
+                  (first / "train.ipynb", "an executed training notebook: progress, answers, loss per modality"),
+                  (first / "evaluate.ipynb", "an executed evaluation notebook: metrics against baselines, figures, answers"),
+                  (first / f"eval-{split}", "metrics.json, predictions.csv, evaluation.png"), (group / "demo.json", "the table, targets and timings")],
+                 [(["tensorboard", "--logdir", group], "the training curves of every seed"),
+                  (ask_command(first, split), "one held-out scan, asked from the run folder alone")]))
     return summary
 
+
 # %% ../nbs/10_tasks.ipynb #4c6745ac
+def _seed_list(text: str) -> list[int]:
+    "`--seeds 0,1,2` as a list of distinct non-negative integers."
+    try: seeds = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError: raise argparse.ArgumentTypeError(f"{text!r}: want comma-separated integers, e.g. 0,1,2") from None
+    if not seeds or min(seeds) < 0 or len(set(seeds)) != len(seeds): raise argparse.ArgumentTypeError(f"{text!r}: want distinct seeds >= 0")
+    return seeds
+
 def add_task_commands(sub):
     "Add `brainvlm demo` and `brainvlm sweep` to the command line's subparsers."
     s = sub.add_parser("demo", help="the main job: synthetic cohort, a model trained on T1, dMRI and rsfMRI, held-out metrics")
-    _synth_args(s); s.add_argument("--out", default="outputs/demo")
+    _synth_args(s, variant="benchmark"); s.add_argument("--out", default="outputs/demo")
     s.add_argument("--steps", type=int, default=1500, help="training steps (batches of 8)")
-    s.set_defaults(func=lambda a: run_demo(a.out, _synth_config(a), steps=a.steps, workers=a.workers))
+    s.add_argument("--seeds", type=_seed_list, default="0", help="comma-separated training seeds, e.g. 0,1,2: a run (and a CNN) per seed, mean ± SD")
+    s.add_argument("--no-reference", action="store_true", help="skip the supervised CNN reference")
+    s.set_defaults(func=lambda a: run_demo(a.out, _synth_config(a), steps=a.steps, workers=a.workers, seeds=a.seeds, reference=not a.no_reference))
     s = sub.add_parser("sweep", help="train and evaluate one run per cohort × modality with the task notebooks; one summary table")
     s.add_argument("config"); s.add_argument("overrides", nargs="*", help="dotlist overrides for every run")
     s.add_argument("--out", required=True, help="folder of the sweep (one run folder per pair, summary.csv)")
     s.add_argument("--cohorts", help="comma-separated cohorts (default: all of the config's together)")
     s.add_argument("--modalities", help="comma-separated modalities (default: all of the config's together)")
-    s.add_argument("--split", default="val", choices=["val", "test"])
+    s.add_argument("--split", default="val", choices=["val", "test"], help="val to choose settings; test once, for the run you report")
+    s.add_argument("--seeds", type=_seed_list, default="0", help="comma-separated training seeds, e.g. 0,1,2: mean ± SD over them")
     def cmd(a):
         from brainvlm.run import ask_command
         split = lambda v: v.split(",") if v else [None]
-        table = sweep(a.config, a.out, split(a.cohorts), split(a.modalities), a.overrides, a.split)
+        table = sweep(a.config, a.out, split(a.cohorts), split(a.modalities), a.overrides, a.split, a.seeds)
         out, runs = Path(a.out), list(dict.fromkeys(table.run))
         print(table.round(3).to_string(index=False))
+        if len(a.seeds) > 1: print(f"\nover seeds {a.seeds}:\n" + mean_sd(seed_summary(table)).to_string())
         print(ending([(out / "summary.csv", "the table above: one row per run and evaluated modality"),
+                      *([(out / "seeds.csv", "mean and SD over the seeds")] if len(a.seeds) > 1 else []),
                       *[(out / r, f"a run: its executed train.ipynb and evaluate.ipynb, eval-{a.split}/") for r in runs]],
                      [(["tensorboard", "--logdir", out], "every run's training curves"),
                       (ask_command(out / runs[0], a.split), "one held-out scan, asked from a run folder alone")]))

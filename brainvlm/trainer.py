@@ -18,7 +18,7 @@ from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, rotate_checkpoints
 from .core import BrainVLMError, ConfigError
 from .data import ModalityBatchSampler, InterleaveDataset, seed_worker
 from .embed import ModalityPatchEmbedding
-from .models import family_of, load_families, part_of
+from .models import family_of, load_families, part_of, progress_bars_for, model_bytes
 
 load_families()      # the built-in families registered: `Auto*.from_pretrained` finds a saved run's classes (09_evaluate)
 
@@ -181,7 +181,8 @@ class AtomicCheckpoints:
         dest = run / f"{PREFIX_CHECKPOINT_DIR}-{self.state.global_step}"
         with staged(dest, self.args.should_save, self.accelerator.wait_for_everyone) as tmp:
             self._staging = str(tmp.parent)
-            try: super()._save_checkpoint(model, trial)          # writes tmp: the staging folder's checkpoint-<step>
+            try:
+                with progress_bars_for(model_bytes(model)): super()._save_checkpoint(model, trial)   # writes tmp: the staging folder's checkpoint-<step>
             finally: self._staging = None
         best = self.state.best_model_checkpoint
         if best and Path(best).parent.name == STAGING: self.state.best_model_checkpoint = str(run / Path(best).name)
@@ -227,7 +228,8 @@ class ModalityTrainer(ModalityLosses, ModalityLogs, ExactResume, AtomicCheckpoin
         sampler = EpochModalityBatches(lambda: self._modalities_of(ds), self.args.per_device_train_batch_size,
                                        shuffle=True, drop_last=self.args.dataloader_drop_last, seed=self.args.seed)
         dl = DataLoader(ds, batch_sampler=sampler, collate_fn=self.data_collator, num_workers=self.args.dataloader_num_workers,
-                        worker_init_fn=seed_worker, pin_memory=self.args.dataloader_pin_memory)
+                        worker_init_fn=seed_worker, pin_memory=self.args.dataloader_pin_memory,
+                        generator=torch.Generator().manual_seed(self.args.seed))   # workers' seeds from the run's seed, not the global state
         return self.accelerator.prepare(dl)           # accelerate deals the batches out across ranks
 
 # %% ../nbs/07_trainer.ipynb #d4e1104d

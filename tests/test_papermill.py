@@ -9,6 +9,32 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 
 
+NOISE = ("without encryption", "gemm_4bit", "publisher trust check", "LOAD REPORT", "FutureWarning", "UserWarning",
+         "Unable to parse line")   # ipykernel, bitsandbytes, kernels, transformers, papermill's parameter parser
+
+
+def noise(text: str) -> list[str]:
+    "The library messages a user of the card's command should not see."
+    return [n for n in NOISE if n in text]
+
+
+def stored_noise(notebook: Path) -> list[str]:
+    "Progress widgets (they render as nothing in a stored notebook) and stderr messages an executed notebook keeps."
+    outs = [o for c in json.loads(notebook.read_text())["cells"] for o in c.get("outputs", [])]
+    widgets = ["a progress widget"] * sum("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in outs)
+    return widgets + [m for o in outs if o.get("name") == "stderr" for m in noise("".join(o["text"]))]
+
+
+def test_task_notebook_parameters_parse():
+    "papermill reads every parameter of the task notebooks (a second `=` on a line made it drop `overrides`)."
+    import ast, papermill
+    for name in ("train", "evaluate"):
+        nb = json.loads((ROOT / "nbs" / f"{name}.ipynb").read_text())
+        cell = next("".join(c["source"]) for c in nb["cells"] if "parameters" in c["metadata"].get("tags", []))
+        assigned = [t.id for node in ast.parse(cell).body for t in node.targets]
+        assert list(papermill.inspect_notebook(str(ROOT / "nbs" / f"{name}.ipynb"))) == assigned
+
+
 def images(notebook: Path) -> int:
     "How many image/png outputs an executed notebook stores."
     return sum("image/png" in o.get("data", {}) for c in json.loads(notebook.read_text())["cells"] for o in c.get("outputs", []))
@@ -37,6 +63,7 @@ def test_card_command_in_a_fresh_copy(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("MPLBACKEND", "BRAINVLM_BASE_DIR")} | {"HF_HUB_OFFLINE": "1"}
     r = subprocess.run("papermill nbs/train.ipynb out.ipynb -p modality rsfMRI", shell=True, cwd=clone, env=env, capture_output=True, text=True)
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-4000:]
+    assert noise(r.stdout + r.stderr) == [], r.stderr[-4000:]     # quiet: papermill's progress, nothing else
     quick = clone / "outputs" / "quickstart"
     run = quick / "run-1"
     assert "only_modality: rsfMRI" in (run / "config.yaml").read_text()
@@ -50,7 +77,7 @@ def test_card_command_in_a_fresh_copy(tmp_path):
     steps = yaml.safe_load((clone / "configs" / "quickstart.yaml").read_text())["trainer"]["max_steps"]
     assert "writing the quickstart cohort" in printed and f"step {steps}/{steps} loss" in printed, printed[-3000:]   # progress lines
     assert "outputs/quickstart/run-1/final/" in printed and "brainvlm evaluate outputs/quickstart/run-1" in printed   # where it went, what next
-    assert images(executed) == 1
+    assert images(executed) == 1 and stored_noise(executed) == []
     # again: the cohort is reused and the run goes beside the first one
     made = (quick / "cohort" / "dataset_description.json").stat().st_mtime_ns
     r = subprocess.run("papermill nbs/train.ipynb out.ipynb -p modality rsfMRI -p max_steps 2", shell=True, cwd=clone, env=env,
