@@ -10,12 +10,12 @@ from typing import Literal, Mapping     # Literal: the inherited config fields' 
 import torch
 from torch import nn
 from huggingface_hub.dataclasses import strict
+from .core import ConfigError
 from transformers import (AutoConfig, AutoModelForCausalLM, AutoModelForSeq2SeqLM, Blip2Config, Blip2ForConditionalGeneration,
                           Blip2VisionConfig)
 from transformers.configuration_utils import SubConfigSpec
 from transformers.models.blip_2.modeling_blip_2 import Blip2Encoder, Blip2PreTrainedModel, Blip2QFormerModel, Blip2VisionModel
 
-from .core import ConfigError
 from .embed import check_modality
 from .data import IMAGE_TOKEN
 from .models import (ModelFamily, VolumeVisionOptions, VolumeVisionTower, register_family,

@@ -15,7 +15,7 @@ from torch.utils.data import Dataset, Sampler
 
 from .core import DataError, ConfigError, SkipLog, get_modality, IMAGE_TOKEN
 from .io import (VolumeCache, Preprocessing, load_volume, fmri_windows, temporal_downsample_factor, FrameFolder, check_values,
-                         check_path, check_source, dicom_image)
+                         check_path, check_source, dicom_image, read_source)
 from .cohorts import Manifest, QUESTION_KINDS, truth_grid, cohort_settings, preprocessing_for
 
 # %% auto #0
@@ -182,9 +182,9 @@ class ModalityDataset(Dataset):
     def _frames(self, rec): return [None]
 
     def _preflight(self, rec):
-        "Make sure the record's pixels can be loaded later: a valid cache entry (else written now), or without a cache the cheap `check_source`."
+        "Make sure the record's pixels can be loaded later: a valid cache entry (else written now), or without a cache the whole source read once."
         path, rid = self.manifest.path_of(rec, self.modality), rec["subject_id"]
-        if self.cache is None: check_source(path, self.modality, rid); return
+        if self.cache is None: check_source(path, self.modality, rid); read_source(path, self.modality, rid); return   # a header can be whole while the voxels are cut
         prep = self.prep(rec)
         if self.cache.lookup(rec["cohort"], rid, self.modality, prep, path) is None: self.cache.put(rec["cohort"], rid, self.modality, prep, path, rid)
 

@@ -393,7 +393,7 @@ def baseline_rows(train_sets: Sequence,                 # datasets of one modali
 
 # %% ../nbs/09_evaluate.ipynb #e7a2b009
 def _is_metric(key: str, value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and not key.endswith(("_ci", "_n")) and key != "n_subjects"
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and not key.endswith(("_ci", "_n")) and key not in ("n_subjects", "seed")
 
 def _shown(value, lo, hi) -> str:
     "'0.867 [0.703, 0.947]'; a count without an interval as an integer; '' for a missing value."
@@ -478,7 +478,7 @@ def evaluate_run(run_dir: str | Path, split: str = "test", progress: bool = True
     ages = [r["metadata"]["age"] for m in cfg.dataset for man in manifests(cfg, m, "train") for r in man if "age" in r["metadata"]]
     result = metrics(pred, train_mean_age=float(np.mean(ages)) if ages else float("nan"))
     baselines = run_baselines(cfg, text, stats, list(data.datasets.values()), pred)
-    result = {m: v | {"split": split, "n_subjects": int(pred[pred.modality == m].subject_id.nunique()), "baselines": baselines[m]}
+    result = {m: v | {"split": split, "seed": int(cfg.seed), "n_subjects": int(pred[pred.modality == m].subject_id.nunique()), "baselines": baselines[m]}
               for m, v in result.items()}
     out = run_dir / f"eval-{split}"
     write_metrics(result, pred, out)

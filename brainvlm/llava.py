@@ -10,13 +10,13 @@ from typing import Literal, Mapping     # Literal: the inherited config fields' 
 import torch
 from torch import nn
 from huggingface_hub.dataclasses import strict
+from .core import ConfigError
 from transformers import AutoConfig, CLIPVisionConfig, LlavaConfig, LlavaForConditionalGeneration, LlavaModel
 from transformers.configuration_utils import SubConfigSpec
 from transformers.conversion_mapping import get_checkpoint_conversion_mapping, register_checkpoint_conversion_mapping
 from transformers.modeling_outputs import BaseModelOutputWithPooling
 from transformers.models.clip.modeling_clip import CLIPEncoder, CLIPPreTrainedModel
 
-from .core import ConfigError
 from .embed import visual_token_count
 from .data import IMAGE_TOKEN
 from .models import (ModelFamily, VolumeVisionOptions, VolumeVisionTower, register_family,

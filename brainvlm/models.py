@@ -4,7 +4,7 @@
 
 # %% ../nbs/06_models.ipynb #0c306e52
 from __future__ import annotations
-import contextlib, copy, dataclasses, importlib, logging, math, os, re, shutil
+import contextlib, copy, dataclasses, importlib, logging, math, os, re, shutil, warnings
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +14,7 @@ import pandas as pd
 import torch
 from torch import nn
 from huggingface_hub.dataclasses import strict
+from .core import ConfigError, partial_path, seeded
 from transformers import (AutoConfig, AutoModel, AutoModelForImageTextToText, AutoProcessor, AutoTokenizer, PreTrainedConfig,
                           ProcessorMixin, BatchFeature)
 from transformers import initialization as init
@@ -21,7 +22,6 @@ from transformers.modeling_outputs import BaseModelOutputWithPooling
 from transformers.utils.generic import merge_with_config_defaults
 from transformers.utils.output_capturing import capture_outputs
 
-from .core import ConfigError, partial_path, seeded
 from .embed import (ModalityPatchEmbedding, PatchEmbedding, PATCH_IMPLS, PATCH_POLICIES, TINY_MODALITIES,
                             modality_layout, normalize_modality_config)
 from .data import IMAGE_TOKEN, ConversationTokenizer, cohort_texts, train_tokenizer
@@ -32,7 +32,8 @@ __all__ = ['FAMILIES', 'FAMILY_MODULES', 'PARTS', 'TINY_PRESETS', 'SMALL_WEIGHTS
            'ModelFamily', 'register_family', 'load_families', 'family_of', 'VolumeProcessor', 'part_of', 'unreachable',
            'apply_freeze_policy', 'parameter_table', 'kbit_config', 'tiny_config', 'make_processor', 'build_tiny_base',
            'default_base_dir', 'resolve_base', 'volume_config', 'load_report', 'weights_bytes', 'model_bytes',
-           'progress_bars_for', 'load_base', 'lora_target_modules', 'add_lora', 'save_adapter', 'load_adapter']
+           'progress_bars_for', 'load_base', 'peft_quietly', 'lora_target_modules', 'add_lora', 'save_adapter',
+           'load_adapter']
 
 # %% ../nbs/06_models.ipynb #a513559f
 def _check_patch_options(cfg):
@@ -480,6 +481,13 @@ def load_base(name_or_path: str | os.PathLike,          # tiny-llava / tiny-blip
     return model, make_processor(model, tok)
 
 # %% ../nbs/06_models.ipynb #31cdb762
+@contextlib.contextmanager
+def peft_quietly():
+    "PEFT reads transformers' `is_gradient_checkpointing`, which transformers 5 deprecates with a FutureWarning on every adapter: that one warning is left out."
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+        yield
+
 def lora_target_modules(model, names: Sequence[str] = ("q_proj", "v_proj")) -> str:
     "A PEFT `target_modules` regex that picks `names` inside the language model only (the vision tower has q_proj/v_proj too)."
     family = family_of(model)
@@ -495,7 +503,7 @@ def add_lora(model, r: int = 8, alpha: int = 16, dropout: float = 0.05,
     if getattr(model, "is_loaded_in_8bit", False) or getattr(model, "is_loaded_in_4bit", False):
         model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
     cfg = LoraConfig(r=r, lora_alpha=alpha, lora_dropout=dropout, target_modules=lora_target_modules(model, target_modules), bias="none")
-    peft_model = get_peft_model(model, cfg)
+    with peft_quietly(): peft_model = get_peft_model(model, cfg)
     apply_freeze_policy(peft_model, train)
     return peft_model
 
@@ -513,7 +521,7 @@ def load_adapter(base, adapter_dir: str | os.PathLike, is_trainable: bool = Fals
     "Put a `save_adapter` folder's adapters and parameters on `base` (a model loaded from the same base)."
     from peft import PeftModel
     from safetensors import safe_open
-    model = PeftModel.from_pretrained(base, str(adapter_dir), is_trainable=is_trainable)
+    with peft_quietly(): model = PeftModel.from_pretrained(base, str(adapter_dir), is_trainable=is_trainable)
     with safe_open(str(Path(adapter_dir) / EXTRA_TRAINABLE), "pt") as f:
         train = f.metadata()["train"].split(",")
         params = dict(model.base_model.model.named_parameters())

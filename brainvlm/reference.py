@@ -118,7 +118,7 @@ def kind_heads(train_meta: Sequence[dict], kinds: Sequence[str] | None = None) -
     for kind in (cohorts.QUESTION_KINDS.values() if kinds is None else map(cohorts.question_kind, kinds)):
         if callable(kind.metric) or kind.metric not in HEADS: continue
         h = HEADS[kind.metric](kind, train_meta)
-        if h is not None and np.isfinite(head_targets([h], train_meta)).any(): heads.append(h)
+        if h is not None and bool(torch.isfinite(head_targets([h], train_meta)).any()): heads.append(h)
     return heads
 
 def head_targets(heads: Sequence[Head], metadata: Sequence[dict]) -> torch.Tensor:

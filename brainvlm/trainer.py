@@ -12,10 +12,10 @@ from typing import Callable, Sequence
 
 import torch
 from torch.utils.data import DataLoader
+from .core import BrainVLMError, ConfigError
 from transformers import PrinterCallback, Trainer, TrainerCallback
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, rotate_checkpoints
 
-from .core import BrainVLMError, ConfigError
 from .data import ModalityBatchSampler, InterleaveDataset, seed_worker
 from .embed import ModalityPatchEmbedding
 from .models import family_of, load_families, part_of, progress_bars_for, model_bytes

@@ -18,7 +18,7 @@ def test_evaluate_writes_baselines_and_intervals(tiny_training):
     assert set(saved) == {"T1", "rsfMRI"}
     for modality, v in saved.items():
         subjects = [s for s in test if modality in s["modality_paths"]]
-        assert v["split"] == "test" and v["n_subjects"] == len(subjects) == v["sex_n"] == v["age_n"] == v["lesion_n"], (modality, v)
+        assert v["split"] == "test" and v["seed"] == 0 and v["n_subjects"] == len(subjects) == v["sex_n"] == v["age_n"] == v["lesion_n"], (modality, v)
         for key in ("sex_accuracy", "age_mae", "age_mae_baseline", "lesion_accuracy", "report_bleu", "report_rougeL"):
             lo, hi = v[f"{key}_ci"]
             assert lo <= v[key] <= hi, (modality, key, v[key], lo, hi)
