@@ -360,7 +360,9 @@ PAGE_FACTS = r"""({
     bars: Array.from(document.querySelectorAll('[data-mime-type="application/vnd.jupyter.stderr"]'))
                .filter(e => /\d+%\|/.test(e.textContent)).map(e => e.textContent.trim().slice(0, 60)),
     progress: Array.from(document.querySelectorAll('pre.nb-progress')).map(e => e.textContent.split('\n').length),
-    sources: Array.from(document.querySelectorAll('.md-content a')).filter(a => a.textContent.trim() === 'source').map(a => a.href)})"""
+    sources: Array.from(document.querySelectorAll('.md-content a')).filter(a => a.textContent.trim() === 'source').map(a => a.href),
+    rawmd: Array.from(document.querySelectorAll('.celltag_nbdev_show_doc pre')).filter(e => /\]\(|`/.test(e.textContent))
+                .map(e => e.textContent.trim().slice(0, 80))})"""
 WIDTHS = (1280, 800)  # a desktop window and a narrow one (Material's layout without the side bars)
 
 
@@ -386,6 +388,13 @@ def test_layout_wide_code_scrolls(page_reports, width):
     """No code block is cut off on any page: a block whose text is wider than it scrolls sideways, in a scroller that
     fits the page's column (the README's commands on the home page were cut off on the right)."""
     bad = {page: r["cut"][:5] for (w, page), r in page_reports.items() if w == width and r["cut"]}
+    assert not bad, json.dumps(bad, indent=1)
+
+
+def test_signatures_show_no_raw_markdown(page_reports):
+    """A signature is a code block, which shows markdown raw: its parameter comments carry no `[name](page.html#name)`
+    doclinks and no backticks (reference_data's comment read "([`resolve_config`](run.html#resolve_config), ...")."""
+    bad = {page: r["rawmd"][:3] for (w, page), r in page_reports.items() if w == WIDTHS[0] and r["rawmd"]}
     assert not bad, json.dumps(bad, indent=1)
 
 

@@ -280,8 +280,18 @@ def fold_inherited(md: str, obj) -> str:
     return md[:m.start()] + sig + md[m.end():].rstrip() + "\n\n" + details
 
 
+_CODE_BLOCK = re.compile(r"```python\n(.*?)\n```", re.S)
+_MD_LINK = re.compile(r"\[`?([^\]`]+)`?\]\([^)]*\)")
+
+def plain_code_blocks(md: str) -> str:
+    """A signature's parameter comments as plain text: inside a code block a doclink (`[name](page.html#name)`) and
+    backticks are shown raw, so they become the bare name."""
+    return _CODE_BLOCK.sub(lambda m: "```python\n" + _MD_LINK.sub(r"\1", m.group(1)).replace("`", "") + "\n```", md)
+
+
 def show_doc_markdown(md: str, code: str, source: str | None) -> str:
-    "nbdev's `show_doc` markdown for the site: source links only to the real repository, inherited parameters folded."
+    "nbdev's `show_doc` markdown for the site: source links only to the real repository, inherited parameters folded, comments plain."
+    md = plain_code_blocks(md)
     obj = _documented_object(code, md)
     if source is None or not all(u.startswith(source.rstrip("/") + "/") for u in _SOURCE_LINK.findall(md)):
         md = _SOURCE_LINK.sub("", md)
