@@ -184,6 +184,8 @@ def demo_table(per_seed: Sequence[dict],                 # metrics.json of each 
     out["n"] = first.n.map(lambda n: "" if n != n else f"{n:.0f}")
     return out
 
+
+# %% ../nbs/10_tasks.ipynb #cba9dc8b
 def run_demo(out: str | Path = "outputs/demo", cfg: synth.SynthConfig | None = None, steps: int = 1500,
              workers: int = 2, split: str = "test",
              seeds: Sequence[int] = (0,),                  # one run per training seed; the table shows mean ± SD over them
