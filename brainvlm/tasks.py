@@ -101,14 +101,14 @@ def sweep(config: str | Path,                        # a training config (see `0
         metrics = json.loads((out / name / f"eval-{split}" / "metrics.json").read_text())
         for m, values in metrics.items():
             rows.append({"run": name, "cohort": cohort or "all", "trained_on": modality or "all", "seed": seed, "modality": m,
-                         **_numbers(values), **{f"{b}_{k}": v for b, d in values.get("baselines", {}).items() for k, v in _numbers(d).items()},
+                         **_numeric(values), **{f"{b}_{k}": v for b, d in values.get("baselines", {}).items() for k, v in _numeric(d).items()},
                          "minutes": round((time.perf_counter() - t0) / 60, 1)})
     table = pd.DataFrame(rows)
     table.to_csv(out / "summary.csv", index=False)
     if len(seeds) > 1: seed_summary(table).to_csv(out / "seeds.csv")
     return table
 
-def _numbers(d: dict) -> dict: return {k: v for k, v in d.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+def _numeric(d: dict) -> dict: return {k: v for k, v in d.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
 
 def seed_summary(table: pd.DataFrame,                                      # one row per run (and modality), a `seed` column
                  by: Sequence[str] = ("cohort", "trained_on", "modality")) -> pd.DataFrame:
@@ -214,14 +214,14 @@ def run_demo(out: str | Path = "outputs/demo", cfg: synth.SynthConfig | None = N
     seconds = {**prepared["seconds"], **{k: round(v, 1) for k, v in t.items()}}
     seconds["total_s"] = round(sum(t.values()), 1)
     summary = {"runs": [str(group / f"seed-{s}") for s in seeds], "split": split, "steps": steps, "seeds": list(seeds),
-               "cohort": {k: v for k, v in vars(cfg).items()}, "metrics": per_seed, "reference": refs,
+               "cohort": dict(vars(cfg)), "metrics": per_seed, "reference": refs,
                "table": table.reset_index().to_dict("records"), "targets": targets.reset_index().to_dict("records"), "seconds": seconds}
     write_json(summary, group / "demo.json")
     print(f"\nheld-out ({split}) results per modality, {len(seeds)} seed(s) {list(seeds)}:\n" + table.to_string())
     print("\ntargets (the model's 95% interval beyond the best trivial baseline, in every seed):\n" + targets.round(3).to_string())
     print("\nseconds:", seconds)
     first = group / f"seed-{seeds[0]}"
-    print(ending([(out / "cohort", "the synthetic cohort (reused by the next demo)"), (group, f"one run folder per seed, the configs (seed-N.yaml)"),
+    print(ending([(out / "cohort", "the synthetic cohort (reused by the next demo)"), (group, "one run folder per seed, the configs (seed-N.yaml)"),
                   (first / "train.ipynb", "an executed training notebook: progress, answers, loss per modality"),
                   (first / "evaluate.ipynb", "an executed evaluation notebook: metrics against baselines, figures, answers"),
                   (first / f"eval-{split}", "metrics.json, predictions.csv, evaluation.png"), (group / "demo.json", "the table, targets and timings")],
