@@ -1,4 +1,4 @@
-"""Read throughput of brainvlm's volume readers: `.nii.gz` vs SwiFT `.pt` frames vs the cache vs a raw memmap.
+"""Read throughput of brainvlm's volume readers: `.nii.gz` vs SwiFT `.pt` frames vs the cache vs a raw memmap copy.
 
 What is measured
 ----------------
@@ -8,16 +8,20 @@ Samples per second, side by side in one run, for two kinds of sample:
 * **fMRI**: one 20-frame window at 96³ out of a 300-frame run (`Preprocessing(grid=(96, 96, 96))`,
   `frames=slice(s, s + 20)` at random, seeded starts `s`).
 
-Each sample is read four ways, all returning the same preprocessed float32 array:
+Each sample is read five ways, all returning the same preprocessed values (within fp16 precision for the readers
+of fp16 data):
 
 1. `.nii.gz (nibabel)`: `brainvlm.io.load_volume(source, modality, prep)` with no cache; nibabel decompresses
    the gzip stream up to the last frame it needs and reads only the window's frames (`img.dataobj[..., frames]`).
 2. `.pt frames (FrameFolder)`: a SwiFT-style folder of `frame_<i>.pt` fp16 3D tensors, read through
    `load_volume(folder, ...)` (→ `preprocess` → `FrameFolder.read`, `torch.load(weights_only=True)` per frame).
 3. `cache (VolumeCache)`: `load_volume(source, ..., cache=VolumeCache(root))` after `cache.put(...)`: an fp16
-   `.npy` entry, `(T, X, Y, Z)` for runs, memory-mapped, only the window's block read.
-4. `raw np.memmap`: the physical ceiling: `np.memmap` of the very same fp16 bytes (the cache entry's data,
-   past its `.npy` header), the window's block read and converted to float32 exactly as the cache does.
+   `.npy` entry, `(T, X, Y, Z)` for runs, memory-mapped, only the window's block read. It is handed out as fp16
+   (the model converts on its device), `(X, Y, Z, T)` as a view of the copied time-first block.
+4. `raw fp16 copy (np.memmap)`: the physical ceiling: `np.memmap` of the very same fp16 bytes (the cache entry's
+   data, past its `.npy` header), the window's `(T, X, Y, Z)` block copied out, nothing else.
+5. `raw → float32 (the read before)`: the same block converted to float32 and moved to `(X, Y, Z, T)`, exactly as
+   `VolumeCache.read` did before it handed out fp16 (issue 16, item 6): the cost the fp16 read removes.
 
 Inputs are realistic and deterministic: the MNI152 template shipped with nilearn, fit to 128³ (T1) and 96³
 (fMRI) with `brainvlm.io.fit_to_grid(policy="resample")`, with Rician-like noise, saved as int16 `.nii.gz`
@@ -35,7 +39,10 @@ Targets (from the project's issue)
 ----------------------------------
 * the cache is at least **20×** faster than `.nii.gz` on fMRI windows,
 * at least **5×** faster on T1 volumes,
-* and within **2×** of the raw memmap read (cache time / raw time <= 2) on both.
+* the fMRI window read within **1.25×** of the raw fp16 memmap copy (cache time / raw fp16 copy time <= 1.25;
+  issue 16, item 6),
+* and the T1 read within **2×** of it: a 4 MB volume copies in a fraction of a millisecond, so the cache's fixed
+  cost per read (the lookup's sidecar and `stat`s, the `.npy` header) is a visible share of it.
 
 Usage::
 
@@ -62,9 +69,10 @@ from scipy import ndimage
 from brainvlm.io import (MNI152_T1, FrameFolder, Preprocessing, VolumeCache, fit_to_grid, load_nifti, load_volume,
                          package_data, preprocess)
 
-READERS = (".nii.gz (nibabel)", ".pt frames (FrameFolder)", "cache (VolumeCache)", "raw np.memmap")
-NII, PT, CACHE, RAW = READERS
-TARGETS = {"fmri_cache_vs_nii": 20.0, "t1_cache_vs_nii": 5.0, "cache_vs_raw_max_ratio": 2.0}
+READERS = (".nii.gz (nibabel)", ".pt frames (FrameFolder)", "cache (VolumeCache)", "raw fp16 copy (np.memmap)",
+           "raw → float32 (the read before)")
+NII, PT, CACHE, RAW, RAW32 = READERS
+TARGETS = {"fmri_cache_vs_nii": 20.0, "t1_cache_vs_nii": 5.0, "fmri_cache_vs_raw_max_ratio": 1.25, "t1_cache_vs_raw_max_ratio": 2.0}
 
 
 # ----------------------------------------------------------------------------------------------- inputs
@@ -157,16 +165,17 @@ def npy_data_offset(npy: Path) -> tuple[int, tuple, np.dtype]:
         return f.tell(), tuple(shape), dtype
 
 
-def raw_reader(npy: Path):
-    "The physical ceiling: np.memmap of the cache entry's fp16 bytes, converted exactly as VolumeCache.read does."
+def raw_reader(npy: Path, as_float32: bool = False):
+    """The physical ceiling: np.memmap of the cache entry's fp16 bytes, the window's `(T,X,Y,Z)` block copied out.
+    With `as_float32`, converted and moved to `(X,Y,Z,T)` as `VolumeCache.read` did before it handed out fp16."""
     offset, shape, dtype = npy_data_offset(npy)
 
     def read(frames=None):
         mm = np.memmap(npy, dtype=dtype, mode="r", offset=offset, shape=shape)
-        if mm.ndim == 4:
-            block = mm[frames] if frames is not None else mm
-            return np.moveaxis(block.astype(np.float32), 0, -1)       # (T,X,Y,Z) -> (X,Y,Z,T)
-        return np.asarray(mm, dtype=np.float32)
+        block = mm[frames] if frames is not None and mm.ndim == 4 else mm
+        if not as_float32: return np.array(block)                     # one copy, fp16, time first
+        out = block.astype(np.float32)
+        return np.moveaxis(out, 0, -1) if out.ndim == 4 else out      # (T,X,Y,Z) -> (X,Y,Z,T)
     return read
 
 
@@ -286,6 +295,7 @@ def main(argv=None):
             CACHE: lambda fr, nii=nii, mod=mod, prep=prep, sid=sid: load_volume(nii, mod, prep, cache=cache,
                                                                                cohort="bench", subject_id=sid, frames=fr),
             RAW: raw_reader(c["npy"]),
+            RAW32: raw_reader(c["npy"], as_float32=True),
         }
         # --- agreement (also warms the page cache for every file)
         check_windows = c["windows"][:2]
@@ -293,15 +303,19 @@ def main(argv=None):
             ref = readers[NII](fr)
             for r, fn in readers.items():
                 a = fn(fr)
+                if r == RAW and a.ndim == 4: a = np.moveaxis(a, 0, -1)    # the raw copy stays time first
+                assert a.dtype == (np.float16 if r in (CACHE, RAW) else np.float32), f"{name}: {r} dtype {a.dtype}"
+                a = a.astype(np.float32)
                 if a.shape != ref.shape and a.shape[:-1] == ref.shape and a.shape[-1] == 1:
                     note = f"{name}: {r} returns shape {a.shape}, .nii.gz returns {ref.shape} (trailing T=1 axis)"
                     if note not in notes: notes.append(note)
                     a = a[..., 0]
                 assert a.shape == ref.shape, f"{name}: {r} shape {a.shape} != {ref.shape}"
-                assert a.dtype == np.float32, f"{name}: {r} dtype {a.dtype}"
                 assert np.allclose(a, ref, rtol=2 ** -10, atol=1e-3), \
                     f"{name}: {r} disagrees with .nii.gz (max abs diff {np.abs(a - ref).max()})"
-            assert np.array_equal(readers[CACHE](fr), readers[RAW](fr)), f"{name}: cache and raw differ"
+            raw = readers[RAW](fr)
+            assert np.array_equal(readers[CACHE](fr), np.moveaxis(raw, 0, -1) if raw.ndim == 4 else raw), f"{name}: cache and raw differ"
+            assert np.array_equal(readers[CACHE](fr).astype(np.float32), readers[RAW32](fr)), f"{name}: fp16 → fp32 not exact"
         print(f"{name}: all readers agree (fp16 precision) on {len(check_windows)} sample(s)", flush=True)
         # --- warm timing
         c["rows"] = time_readers(readers, c["windows"], args.seconds, args.max_reads, args.rounds)
@@ -341,10 +355,12 @@ def main(argv=None):
                                         "met": f_rows[CACHE]["speedup_vs_nii"] >= TARGETS["fmri_cache_vs_nii"]},
         "t1_cache_at_least_5x_nii": {"value": t_rows[CACHE]["speedup_vs_nii"], "target": TARGETS["t1_cache_vs_nii"],
                                      "met": t_rows[CACHE]["speedup_vs_nii"] >= TARGETS["t1_cache_vs_nii"]},
-        "cache_within_2x_of_raw": {
-            "value": {"T1": t_rows[CACHE]["ratio_to_raw"], "fMRI": f_rows[CACHE]["ratio_to_raw"]},
-            "target": TARGETS["cache_vs_raw_max_ratio"],
-            "met": max(t_rows[CACHE]["ratio_to_raw"], f_rows[CACHE]["ratio_to_raw"]) <= TARGETS["cache_vs_raw_max_ratio"]},
+        "fmri_cache_within_1.25x_of_raw_fp16_copy": {
+            "value": f_rows[CACHE]["ratio_to_raw"], "target": TARGETS["fmri_cache_vs_raw_max_ratio"],
+            "met": f_rows[CACHE]["ratio_to_raw"] <= TARGETS["fmri_cache_vs_raw_max_ratio"]},
+        "t1_cache_within_2x_of_raw_fp16_copy": {
+            "value": t_rows[CACHE]["ratio_to_raw"], "target": TARGETS["t1_cache_vs_raw_max_ratio"],
+            "met": t_rows[CACHE]["ratio_to_raw"] <= TARGETS["t1_cache_vs_raw_max_ratio"]},
     }
     targets["all_met"] = all(v["met"] for v in targets.values())
 
@@ -355,7 +371,7 @@ def main(argv=None):
                f"measure decompression, parsing and conversion, not the disk. {os.cpu_count()} CPU cores (shared), "
                f"≤{args.max_reads} reads or {args.seconds:g} s per reader in {args.rounds} round-robin turns; fMRI windows of {args.window} frames at "
                f"random seeded starts in a {args.frames}-frame run. Speedup = .nii.gz time / reader time; "
-               f"ratio to raw = reader time / raw np.memmap time.")
+               f"ratio to raw = reader time / raw fp16 copy time. The cache and the raw copy hand out fp16; the others float32.")
     lines = ["| sample | reader | on disk (MB) | reads | samples/s | ms/sample (mean) | ms/sample (median) "
              "| speedup vs .nii.gz | ratio to raw |", "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
     for res in results:

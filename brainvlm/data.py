@@ -20,9 +20,10 @@ from .cohorts import Manifest, QUESTION_KINDS, truth_grid, cohort_settings, prep
 
 # %% auto #0
 __all__ = ['CHAT_ROLES', 'SYSTEM_PROMPT', 'SPECIAL_TOKENS', 'cohort_texts', 'train_tokenizer', 'normalize_conversation',
-           'ConversationTokenizer', 'masked_text', 'conversation_samples', 'ModalityDataset', 'VolumeDataset',
-           'FMRIWindowDataset', 'VolumeAugment', 'read_image_2d', 'fit_image', 'Image2DDataset', 'dataset_for',
-           'InterleaveDataset', 'ModalityCollator', 'ModalityBatchSampler', 'seed_worker', 'show_batch']
+           'ConversationTokenizer', 'masked_text', 'conversation_samples', 'read_pixels', 'ensure_readable',
+           'ModalityDataset', 'VolumeDataset', 'FMRIWindowDataset', 'VolumeAugment', 'read_image_2d', 'fit_image',
+           'Image2DDataset', 'dataset_for', 'InterleaveDataset', 'stack_pixels', 'ModalityCollator',
+           'ModalityBatchSampler', 'seed_worker', 'show_batch']
 
 # %% ../nbs/04_data.ipynb #43af9491
 CHAT_ROLES = ("USER:", "ASSISTANT:")
@@ -146,6 +147,35 @@ def conversation_samples(conv: list[dict], split_turns: bool = False) -> list[tu
     if not split_turns: return [(conv, "conversation")]
     return [([conv[j], conv[j + 1]], conv[j].get("kind", f"turn{j // 2}")) for j in range(0, len(conv) - 1, 2)]
 
+# %% ../nbs/04_data.ipynb #3f739d37
+def read_pixels(manifest: Manifest, rec: dict, modality: str, prep: Preprocessing,
+                cache: VolumeCache | None = None, frames: slice | None = None) -> torch.Tensor:
+    "A record's pixels `(1, D, H, W[, T])`, shape-checked: fp16 as the cache stores them (no copy, no conversion), float32 from the source."
+    path, rid = manifest.path_of(rec, modality), rec["subject_id"]
+    try: arr = load_volume(path, modality, prep, cache, rec["cohort"], rid, frames=frames, record=rid)
+    except DataError: raise
+    except Exception as e:            # surface the record even when a worker process dies on it
+        raise DataError(f"{type(e).__name__}: {e}", path, rid) from e
+    if tuple(arr.shape[:3]) != prep.grid:
+        raise DataError(f"{modality} sample has shape {arr.shape}, the grid is {prep.grid}", path, rid)
+    if not arr.flags.writeable or min(arr.strides, default=0) < 0: arr = arr.copy()   # torch views writable, unflipped arrays only
+    return torch.from_numpy(arr)[None]                                                  # a view: dtype and memory layout kept
+
+def ensure_readable(manifest: Manifest, rec: dict, modality: str, prep: Callable[[dict], Preprocessing], cache: VolumeCache | None = None):
+    "Make sure `read_pixels` will read the record (`on_error='skip'`): a valid cache entry (else written now), or without a cache the whole source read once."
+    path, rid = manifest.path_of(rec, modality), rec["subject_id"]
+    if cache is None: check_source(path, modality, rid); read_source(path, modality, rid); return   # a header can be whole while the voxels are cut
+    p = prep(rec)
+    if cache.lookup(rec["cohort"], rid, modality, p, path) is None: cache.put(rec["cohort"], rid, modality, p, path, rid)
+
+# %% ../nbs/04_data.ipynb #9bc73e28
+def _check_modality(cls, modality, want: Callable | None = None, hint: str = ""):
+    "A modality name (the second argument of every dataset), optionally one the class can read."
+    if not isinstance(modality, str):
+        raise TypeError(f"{cls.__name__}(manifest, modality, text, *, stats=..., cache=..., ...): the second argument is the "
+                        f"modality name, got a {type(modality).__name__}")
+    if want is not None and not want(get_modality(modality)): raise ValueError(f"{cls.__name__} cannot read {modality}: {hint}")
+
 # %% ../nbs/04_data.ipynb #569af6fa
 class ModalityDataset(Dataset):
     "Base of the per-modality datasets: manifest records → modality-keyed samples."
@@ -181,12 +211,7 @@ class ModalityDataset(Dataset):
     def _conversations(self, rec): return conversation_samples(rec["conversations"], self.split_turns)
     def _frames(self, rec): return [None]
 
-    def _preflight(self, rec):
-        "Make sure the record's pixels can be loaded later: a valid cache entry (else written now), or without a cache the whole source read once."
-        path, rid = self.manifest.path_of(rec, self.modality), rec["subject_id"]
-        if self.cache is None: check_source(path, self.modality, rid); read_source(path, self.modality, rid); return   # a header can be whole while the voxels are cut
-        prep = self.prep(rec)
-        if self.cache.lookup(rec["cohort"], rid, self.modality, prep, path) is None: self.cache.put(rec["cohort"], rid, self.modality, prep, path, rid)
+    def _preflight(self, rec): ensure_readable(self.manifest, rec, self.modality, self.prep, self.cache)
 
     def prep(self, rec):
         "The record's `Preprocessing` (its cohort's preset, these statistics and overrides)."
@@ -203,18 +228,9 @@ class ModalityDataset(Dataset):
         return conv[-2]["value"], conv[-1]["value"]
 
     def load(self, i: int) -> torch.Tensor:
-        "The pixels of item `i`, shape-checked, augmented when training."
+        "The pixels of item `i` (`read_pixels`), augmented when training."
         r, _, _, frames = self.items[i]; rec = self.manifest[r]
-        prep = self.prep(rec)
-        try:
-            arr = load_volume(self.manifest.path_of(rec, self.modality), self.modality, prep, self.cache,
-                              rec["cohort"], rec["subject_id"], frames=frames, record=rec["subject_id"])
-        except DataError: raise
-        except Exception as e:            # surface the record even when a worker process dies on it
-            raise DataError(f"{type(e).__name__}: {e}", self.manifest.path_of(rec, self.modality), rec["subject_id"]) from e
-        if tuple(arr.shape[:3]) != prep.grid:
-            raise DataError(f"{self.modality} sample has shape {arr.shape}, the grid is {prep.grid}", self.manifest.path_of(rec, self.modality), rec["subject_id"])
-        x = torch.from_numpy(np.ascontiguousarray(arr))[None]          # (1, D, H, W[, T])
+        x = read_pixels(self.manifest, rec, self.modality, self.prep(rec), self.cache, frames)
         if self.augment is not None: x = self.augment(x, seed=(self.seed, self.epoch, i))
         return x
 
@@ -222,13 +238,6 @@ class ModalityDataset(Dataset):
         r, tokens, task, _ = self.items[i]; rec = self.manifest[r]; m = self.modality
         return {"pixel_values": {m: self.load(i)}, **{k: {m: v} for k, v in tokens.items()},
                 "subject_id": rec["subject_id"], "task_id": task, "metadata": rec["metadata"]}
-
-def _check_modality(cls, modality, want: Callable | None = None, hint: str = ""):
-    "A modality name (the second argument of every dataset), optionally one the class can read."
-    if not isinstance(modality, str):
-        raise TypeError(f"{cls.__name__}(manifest, modality, text, *, stats=..., cache=..., ...): the second argument is the "
-                        f"modality name, got a {type(modality).__name__}")
-    if want is not None and not want(get_modality(modality)): raise ValueError(f"{cls.__name__} cannot read {modality}: {hint}")
 
 # %% ../nbs/04_data.ipynb #ec7f16c2
 class VolumeDataset(ModalityDataset):
@@ -294,6 +303,7 @@ class VolumeAugment:
     def __repr__(self): return f"VolumeAugment({', '.join(f'{k}={v!r}' for k, v in self.params.items())})"
 
     def __call__(self, x: torch.Tensor, seed=0) -> torch.Tensor:
+        x = x.float()                                                 # an fp16 sample from the cache: exact
         self.transform.set_random_state(seed=int(np.random.SeedSequence(list(np.atleast_1d(seed))).generate_state(1)[0]))
         if x.ndim == 5:                                               # (1, D, H, W, T) -> (T, D, H, W): one transform for all frames
             y = self.transform(x[0].permute(3, 0, 1, 2))
@@ -408,6 +418,15 @@ class InterleaveDataset(Dataset):
         k, j = self.schedule[i]
         return self.datasets[self.names[k]][int(j)]
 
+# %% ../nbs/04_data.ipynb #69ca5614
+def stack_pixels(xs: Sequence[torch.Tensor]) -> torch.Tensor:
+    "`torch.stack` of same-shaped samples that keeps their memory order: a time-major fMRI window is copied as one block, not transposed."
+    x0 = xs[0]
+    order = sorted(range(x0.ndim), key=lambda d: -x0.stride(d))              # axes from outermost to innermost in memory
+    if any(x.stride() != x0.stride() for x in xs) or not x0.permute(order).is_contiguous(): return torch.stack(xs)
+    back = [1 + order.index(d) for d in range(x0.ndim)]
+    return torch.stack([x.permute(order) for x in xs]).permute(0, *back)     # (B, *memory order) -> (B, *shape): a view
+
 # %% ../nbs/04_data.ipynb #d5a951dc
 class ModalityCollator:
     "Collate modality-keyed samples into `{modality: {pixel_values, input_ids, attention_mask, labels}}`."
@@ -433,7 +452,7 @@ class ModalityCollator:
             shapes = {tuple(s["pixel_values"][m].shape) for s in ss}
             if len(shapes) > 1: raise DataError(f"{m} samples of different shapes {sorted(shapes)} in one batch: "
                                                 f"{[s['subject_id'] for s in ss]}")
-            batch[m] = {"pixel_values": torch.stack([s["pixel_values"][m] for s in ss]),
+            batch[m] = {"pixel_values": stack_pixels([s["pixel_values"][m] for s in ss]),
                         "input_ids": self._pad([s["input_ids"][m] for s in ss], self.pad_id),
                         "attention_mask": self._pad([s["attention_mask"][m] for s in ss], 0),
                         "labels": self._pad([s["labels"][m] for s in ss], self.label_pad)}
@@ -475,7 +494,7 @@ def show_batch(samples: list[dict], tokenizer, n: int = 3):
     import matplotlib.pyplot as plt
     fig, axs = plt.subplots(n, 4, figsize=(13, 2.8 * n), gridspec_kw={"width_ratios": [1, 1, 1, 2.2]}, squeeze=False)
     for row, s in zip(axs, samples[:n]):
-        (m, x), = s["pixel_values"].items(); x = x[0].numpy()
+        (m, x), = s["pixel_values"].items(); x = x[0].float().numpy()
         if x.ndim == 4:
             c = np.array(x.shape[:3]) // 2
             row[0].imshow(x[:, :, c[2], 0].T, origin="lower", cmap="gray"); row[0].set_title(f"{m} frame 0", fontsize=8)

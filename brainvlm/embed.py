@@ -152,7 +152,7 @@ class PatchEmbedding(nn.Module):
         "The patch tokens without position embeddings: `(B, C, *size)` -> `(B, N, dim)`."
         self.check_input(x)
         impl = impl or self.impl
-        x = pad_to_layout(x.to(self.weight.dtype), self.layout)
+        x = pad_to_layout(x.to(self.weight.dtype), self.layout)           # fp16 pixels from the cache: converted here, on the device
         if self.stem is not None: x = pooled_stem(self.stem, x, self.layout.patch)
         if impl == "linear": return F.linear(patchify(x, self.proj_layout.patch), self.weight, self.bias)
         return conv_patches(x, self.weight, self.bias, self.proj_layout.patch)

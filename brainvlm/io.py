@@ -743,8 +743,8 @@ def file_sha256(path: str | os.PathLike, chunk: int = 1 << 22) -> str:
     return h.hexdigest()
 
 # %% ../nbs/01_io.ipynb #d9ffbd27
-class VolumeCache:
-    "Preprocessed volumes as memory-mapped fp16 `.npy` files with JSON sidecars, keyed by the preprocessing settings."
+class _CacheIndex:
+    "Where the cache's entries live and whether one is valid: the naming and lookup half of `VolumeCache`."
     def __init__(self, root: str | os.PathLike):
         self.root = Path(root)
         self.repaired: list[Path] = []     # entries a lookup found damaged (wrong size or checksum): the caller rewrites them
@@ -758,6 +758,7 @@ class VolumeCache:
         return npy
 
     def _sidecar(self, npy: Path) -> Path: return npy.with_suffix(".json")
+    def meta(self, npy: Path) -> dict: return json.loads(self._sidecar(npy).read_text())
 
     def lookup(self, cohort, subject_id, modality, prep, source: str | os.PathLike, verify: bool = False) -> Path | None:
         """The entry's path if it exists, is complete, and was made from the current `source`; else None.
@@ -772,6 +773,17 @@ class VolumeCache:
         if damaged: self.repaired.append(npy); return None
         return npy
 
+    def clean_partials(self) -> int:
+        "Remove the temporary files that writers on this machine left when they were killed; returns how many (a live writer's are kept)."
+        n = 0
+        for p in (self.root.rglob(".*.partial") if self.root.is_dir() else ()):
+            if orphan_partial(p):
+                with contextlib.suppress(FileNotFoundError): p.unlink(); n += 1
+        return n
+
+# %% ../nbs/01_io.ipynb #7a3604e5
+class VolumeCache(_CacheIndex):
+    "Preprocessed volumes as memory-mapped fp16 `.npy` files with JSON sidecars, keyed by the preprocessing settings."
     def put(self, cohort, subject_id, modality, prep: Preprocessing, source: str | os.PathLike,
             record: str | None = None) -> Path:
         "Preprocess `source` and store it (atomically), as float32 where float16 cannot hold its values."
@@ -793,28 +805,19 @@ class VolumeCache:
 
     @staticmethod
     def read(npy: Path, frames: slice | Sequence[int] | None = None) -> np.ndarray:
-        "Read an entry as float32 `(X,Y,Z)` or `(X,Y,Z,T)`; for a run, only `frames` are read from disk."
-        mm = np.load(npy, mmap_mode="r")
-        if mm.ndim == 4:
-            block = mm[frames] if frames is not None else mm
-            return np.moveaxis(block.astype(np.float32), 0, -1)       # (T,X,Y,Z) -> (X,Y,Z,T)
-        return np.asarray(mm, dtype=np.float32)
-
-    def meta(self, npy: Path) -> dict: return json.loads(self._sidecar(npy).read_text())
-
-    def clean_partials(self) -> int:
-        "Remove the temporary files that writers on this machine left when they were killed; returns how many (a live writer's are kept)."
-        n = 0
-        for p in (self.root.rglob(".*.partial") if self.root.is_dir() else ()):
-            if orphan_partial(p):
-                with contextlib.suppress(FileNotFoundError): p.unlink(); n += 1
-        return n
+        """An entry in its stored type (fp16; float32 where fp16 could not hold it), `(X,Y,Z)` or `(X,Y,Z,T)`.
+        For a run only `frames` are read, as one copy of their time-first block; the `(X,Y,Z,T)` result is a view of it."""
+        if frames is None: block = np.load(npy)                                        # the whole entry: one read
+        else:
+            mm = np.load(npy, mmap_mode="r")
+            block = np.array(mm[frames] if mm.ndim == 4 else mm)                       # only the window's frames: one copy
+        return np.moveaxis(block, 0, -1) if block.ndim == 4 else block                 # (T,X,Y,Z) -> (X,Y,Z,T), no copy
 
 # %% ../nbs/01_io.ipynb #762de5c0
 def load_volume(source: str | os.PathLike, modality: str, prep: Preprocessing,
                 cache: VolumeCache | None = None, cohort: str = "", subject_id: str = "",
                 frames: slice | Sequence[int] | None = None, record: str | None = None) -> np.ndarray:
-    "A preprocessed volume or fMRI window as float32, from the cache when it holds a valid entry."
+    "A preprocessed volume or fMRI window: from the cache when it holds a valid entry (in its stored type, fp16), else from `source` (float32)."
     if cache is not None:
         npy = cache.lookup(cohort, subject_id, modality, prep, source)
         if npy is not None: return VolumeCache.read(npy, frames)

@@ -24,8 +24,9 @@ pd, torch, cohorts = LazyModule("pandas"), LazyModule("torch"), LazyModule("brai
 # %% ../nbs/09a_reference.ipynb #a6c52d3e
 def as_channels(x: torch.Tensor) -> torch.Tensor:
     "A sample's pixels as CNN input channels: a volume `(1, D, H, W)` as it is, an fMRI window `(1, D, H, W, T)` as its temporal mean and standard deviation `(2, D, H, W)`."
-    if x.ndim == 4: return x.float()
-    if x.ndim == 5: return torch.cat([x.mean(-1), x.std(-1, correction=0)]).float()
+    x = x.float()                  # fp16 pixels from the cache: the mean and SD in float32
+    if x.ndim == 4: return x
+    if x.ndim == 5: return torch.cat([x.mean(-1), x.std(-1, correction=0)])
     raise ValueError(f"the reference CNN reads (1, D, H, W) volumes or (1, D, H, W, T) windows, got pixels of shape {tuple(x.shape)}")
 
 @dataclass
