@@ -14,12 +14,12 @@ from .launch import LazyModule, ending
 
 # %% auto #0
 __all__ = ['METRICS', 'PANELS', 'PERCENTILES', 'parse_answer', 'answer_logprob', 'presence_answers', 'candidate_score',
-           'truth_keys', 'predict', 'wilson_interval', 'bootstrap_interval', 'register_metric', 'scored_rows',
-           'accuracy_metric', 'detection_metric', 'mae_metric', 'text_metric', 'metric_of', 'metrics', 'write_metrics',
-           'contrasting_ink', 'confusion_panel', 'scatter_panel', 'comparison_panel', 'plot_evaluation', 'image_maps',
-           'histogram_edges', 'map_features', 'image_features', 'majority_prediction', 'central_answer',
-           'probe_prediction', 'subject_inputs', 'baseline_rows', 'metrics_table', 'final_folder', 'load_run',
-           'evaluate_run', 'run_baselines', 'ask', 'evaluate_ending', 'add_evaluate_command']
+           'named_side', 'truth_keys', 'predict', 'wilson_interval', 'bootstrap_interval', 'register_metric',
+           'scored_rows', 'accuracy_metric', 'detection_metric', 'mae_metric', 'text_metric', 'metric_of', 'metrics',
+           'write_metrics', 'contrasting_ink', 'confusion_panel', 'scatter_panel', 'comparison_panel',
+           'plot_evaluation', 'image_maps', 'histogram_edges', 'map_features', 'image_features', 'majority_prediction',
+           'central_answer', 'probe_prediction', 'subject_inputs', 'baseline_rows', 'metrics_table', 'final_folder',
+           'load_run', 'evaluate_run', 'run_baselines', 'ask', 'evaluate_ending', 'add_evaluate_command']
 
 # %% ../nbs/09_evaluate.ipynb #983c5aba
 pd, torch, cohorts = LazyModule("pandas"), LazyModule("torch"), LazyModule("brainvlm.cohorts")   # imported when first used
@@ -51,6 +51,11 @@ def candidate_score(kind: cohorts.QuestionKind, logprob: Callable[[str], float])
     a, b = kind.candidates
     return logprob(a) - logprob(b)
 
+def named_side(kind: cohorts.QuestionKind, logprob: Callable[[str], float]):
+    "A `detection` kind's side when one must be named: that of the present answer with the highest `logprob(answer)`, whatever presence says."
+    yes, _ = presence_answers(kind)
+    return kind.parse(max(yes, key=logprob))[1]
+
 # %% ../nbs/09_evaluate.ipynb #3dc85771
 def truth_keys() -> list[str]:
     "The metadata keys the question kinds answer from (those of their `examples`), kept by `predict` as `true_<key>` columns."
@@ -58,6 +63,7 @@ def truth_keys() -> list[str]:
 
 def predict(model, text, tokenizer, dataset, kinds: Sequence[str] | None = None, progress: bool = True) -> pd.DataFrame:
     "Answers (and two-way scores) for every subject of a per-question dataset: one row per subject and question kind (default: all kinds)."
+    import functools
     from tqdm import tqdm
     from brainvlm.trainer import generate_answer
     kinds, keys, m = list(cohorts.QUESTION_KINDS) if kinds is None else list(kinds), truth_keys(), dataset.modality
@@ -70,7 +76,10 @@ def predict(model, text, tokenizer, dataset, kinds: Sequence[str] | None = None,
         q, reference = dataset.question_answer(i)
         row = {"subject_id": s["subject_id"], "modality": m, "kind": kind.name, "answer": generate_answer(model, text, tokenizer, x, m, q),
                "truth": reference, **{f"true_{k}": s["metadata"].get(k) for k in keys}}
-        if kind.candidates: row["score"] = candidate_score(kind, lambda a: answer_logprob(model, text, x, m, q, a))
+        if kind.candidates:
+            logprob = functools.cache(lambda a: answer_logprob(model, text, x, m, q, a))
+            row["score"] = candidate_score(kind, logprob)
+            if kind.metric == "detection": row["side"] = named_side(kind, logprob)
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -138,11 +147,13 @@ def accuracy_metric(kind: cohorts.QuestionKind, rows: pd.DataFrame, **_) -> dict
 
 @register_metric("detection")
 def detection_metric(kind: cohorts.QuestionKind, rows: pd.DataFrame, **_) -> dict:
-    "For (present, side) values: `<kind>_accuracy` of presence, `<kind>_side_accuracy` among the `<kind>_side_n` true findings, `<kind>_auc` of the presence score; with intervals."
+    "For (present, side) values: `<kind>_accuracy` of presence, `<kind>_side_accuracy` of the named side (a `side` column where given, else the parsed one) among the `<kind>_side_n` true findings, `<kind>_auc` of the presence score; with intervals."
     n, present, pos = kind.name, rows.parsed.map(lambda v: None if v is None else v[0]), rows.true_value.map(lambda t: bool(t[0]))
     r = _share(f"{n}_accuracy", present == pos)
     if pos.any():
-        side = rows.parsed[pos].map(lambda v: v[1] if v else None) == rows.true_value[pos].map(lambda t: t[1])
+        named = rows.parsed.map(lambda v: v[1] if v else None)
+        if "side" in rows: named = rows.side.where(rows.side.notna(), named)
+        side = named[pos] == rows.true_value[pos].map(lambda t: t[1])
         r |= _share(f"{n}_side_accuracy", side) | {f"{n}_side_n": int(pos.sum())}
     if _scored(rows) and pos.nunique() == 2: r |= _auc_of(f"{n}_auc", pos, rows.score)
     return r

@@ -167,16 +167,15 @@ def demo_reference(run: Path, split: str = "test") -> dict:
 def demo_table(per_seed: Sequence[dict],                 # metrics.json of each seed's run (with their baselines)
                reference: Sequence[dict] = ()) -> pd.DataFrame:   # the CNN's metrics of each seed, if trained
     "Per modality and metric: the model (mean ± SD over seeds, each seed's 95% interval), the trivial baselines with their intervals, the CNN, n."
-    from brainvlm.evaluate import metrics_table
+    from brainvlm.evaluate import _shown, metrics_table
     first = metrics_table(per_seed[0])
     tabs = [metrics_table(s).reindex(first.index) for s in per_seed]   # aligned by (modality, metric), not by position
     vals = pd.concat([t.model for t in tabs], axis=1)
-    ci = lambda t, c, i: f"{t[c].iloc[i]:.3f} [{t[f'{c}_lo'].iloc[i]:.3f}, {t[f'{c}_hi'].iloc[i]:.3f}]"
     out = pd.DataFrame(index=first.index)
     out["model"] = [f"{m:.3f} ± {s:.3f}" if len(tabs) > 1 else f"{m:.3f}" for m, s in zip(vals.mean(axis=1), vals.std(axis=1, ddof=1).fillna(0))]
     out["model 95% CI per seed"] = ["; ".join(f"[{t.model_lo.iloc[i]:.3f}, {t.model_hi.iloc[i]:.3f}]" for t in tabs) for i in range(len(first))]
     for b in TRIVIAL:
-        if b in first: out[b] = [ci(first, b, i) if first[b].iloc[i] == first[b].iloc[i] else "" for i in range(len(first))]
+        if b in first: out[b] = [_shown(*first.iloc[i][[b, f"{b}_lo", f"{b}_hi"]]) for i in range(len(first))]
     if reference:
         ref = pd.concat([metrics_table(r).model for r in reference], axis=1).reindex(first.index)
         out["CNN"] = ["" if m != m else f"{m:.3f} ± {s:.3f}" if len(reference) > 1 else f"{m:.3f}"

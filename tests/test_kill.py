@@ -98,7 +98,7 @@ def kill_and_resume(tiny: dict, name: str, kills: list[tuple[str, int]]) -> dict
 
 
 def reference(tiny: dict) -> dict:
-    # the tiny base is built once, before the runs (a run that builds it draws its new weights from a different state)
+    # the tiny base is built once, before the runs, so that no timed or killed run spends its steps building it
     subprocess.run([sys.executable, "-c", "from brainvlm.models import resolve_base; resolve_base('tiny-llava')"], check=True, env=tiny["env"])
     r = run_until(["train", str(tiny["config"]), "run_name=reference", *TRAIN_OVERRIDES], tiny["env"], tiny["runs"].parent / "marks-ref")
     assert r["returncode"] == 0, r["output"][-5000:]
