@@ -19,6 +19,9 @@ setup() {
     .venv/bin/python -m pip install -q --upgrade pip
     # The CPU build of torch first: an unpinned torch would pull several GB of CUDA libraries.
     .venv/bin/python -m pip install -q torch==2.13.0
+    # DeepSpeed (its version from settings.ini) is an sdist whose setup imports torch: built against the torch above, without
+    # build isolation (an isolated build would fetch a CUDA torch of several GB) and without its C++ ops (DS_BUILD_OPS=0).
+    DS_BUILD_OPS=0 .venv/bin/python -m pip install -q --no-build-isolation "$(grep -o 'deepspeed==[0-9.]*' settings.ini)"
     .venv/bin/python -m pip install -q -e ".[dev]"
     echo "$want" > "$stamp"
   fi

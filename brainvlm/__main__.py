@@ -9,11 +9,12 @@ __all__ = ['main']
 import sys
 from . import launch
 from .evaluate import add_evaluate_command
+from .scale import add_scale_commands
 from .tasks import add_task_commands
 
 def main(argv=None):
     "The `brainvlm` command line with every chapter's subcommands."
-    launch.main(argv, extra=[add_evaluate_command, add_task_commands])
+    launch.main(argv, extra=[add_scale_commands, add_evaluate_command, add_task_commands])
 
 # %% ../nbs/99_main.ipynb #0e1b9066
 if __name__ == "__main__" and "ipykernel" not in sys.modules and "execnb" not in sys.modules: main()

@@ -240,6 +240,9 @@ def _trainer_extra(key, value, path, out) -> bool:
     if named and isinstance(value, str) and value not in named:           # e.g. save_strategy: one of its enum's values
         raise ConfigError(f"config key {path!r} must be one of {', '.join(map(repr, named))}, not {value!r}")
     _check_rule(path, value)
+    if key == "deepspeed":                                     # a name, a JSON file or a mapping -> the DeepSpeed config itself
+        from brainvlm.trainer import deepspeed_config
+        value = deepspeed_config(value, path)
     out[key] = value
     return True
 
@@ -339,6 +342,14 @@ def _register_cohorts(path):
     except FileNotFoundError: raise ConfigError(f"config key 'cohorts': cohort preset file {path} not found") from None
     except (OSError, ValueError, yaml.YAMLError) as e: raise ConfigError(f"config key 'cohorts': {path}: {' '.join(str(e).split())}") from None
 
+def _check_deepspeed(cfg):
+    "Refuse what DeepSpeed cannot do with the rest of the config: bitsandbytes' k-bit weights cannot be partitioned by ZeRO-3."
+    if not cfg.trainer.get("deepspeed"): return
+    from brainvlm.trainer import zero_stage
+    if cfg.quantization and zero_stage(OmegaConf.to_container(cfg.trainer.deepspeed)) == 3:
+        raise ConfigError(f"config keys 'quantization' and 'trainer.deepspeed': {cfg.quantization.bits}-bit weights cannot be "
+                          "partitioned by ZeRO-3; use a ZeRO-2 config (zero2) or leave quantization out")
+
 def resolve_config(config: str | os.PathLike | dict | DictConfig | None = None,   # a YAML file, a dict, or None (defaults)
                    overrides: Sequence[str] | str = (),                             # dotlist overrides (see `dotlist_overrides`)
                   ) -> DictConfig:
@@ -351,6 +362,7 @@ def resolve_config(config: str | os.PathLike | dict | DictConfig | None = None, 
     try: plain = OmegaConf.to_container(raw, resolve=True)
     except Exception as e: raise ConfigError(f"{config if not isinstance(config, (dict, DictConfig)) else 'config'}: {' '.join(str(e).split())}") from None
     cfg = OmegaConf.create(check_config(plain))
+    _check_deepspeed(cfg)
     for c in cfg.cohorts: _register_cohorts(c)
     for m in list(cfg.model):
         if m not in ModelSection.__dataclass_fields__ and m not in cfg.dataset:
@@ -463,12 +475,15 @@ def save_final(trainer, model, proc, cfg, run: Path) -> Path:
     """The trained model and its processor in `run/final`, written whole or not at all (`staged`): the whole model,
     or (LoRA) the adapters and the other trained parameters (`save_adapter`)."""
     from brainvlm.models import save_adapter, progress_bars_for, model_bytes
-    from brainvlm.trainer import staged
+    from brainvlm.trainer import staged, gathered
     main = trainer.is_world_process_zero()
     with staged(run / "final", main, trainer.accelerator.wait_for_everyone, what="the final model") as tmp:
         if not cfg.get("lora"):
-            with progress_bars_for(model_bytes(model)): trainer.save_model(str(tmp))
-        elif main: save_adapter(trainer.accelerator.unwrap_model(model), tmp)
+            with progress_bars_for(model_bytes(model)): trainer.save_model(str(tmp))     # ZeRO-3: gathered by the DeepSpeed config
+        else:
+            inner = trainer.accelerator.unwrap_model(model)
+            with gathered(p for p in inner.parameters() if p.requires_grad):           # ZeRO-3: every rank gathers, rank 0 writes
+                if main: save_adapter(inner, tmp)
         if main: proc.save_pretrained(str(tmp))
     return run / "final"
 
@@ -600,6 +615,9 @@ def training_arguments(cfg, run: Path):
     t = {k: v for k, v in OmegaConf.to_container(cfg.trainer).items() if k not in ours}
     distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1                 # torchrun sets WORLD_SIZE
     if distributed and not torch.cuda.is_available() and not t.get("ddp_backend"): t["ddp_backend"] = "gloo"
+    if t.get("deepspeed") and not torch.cuda.is_available():
+        from brainvlm.trainer import cpu_collectives
+        cpu_collectives(distributed)
     try:
         return TrainingArguments(output_dir=str(run), seed=cfg.seed, remove_unused_columns=False, use_cpu=not torch.cuda.is_available(),
                                  ddp_find_unused_parameters=False, **t)   # ModalityTrainer puts every trainable parameter in the graph
@@ -609,7 +627,7 @@ def training_arguments(cfg, run: Path):
 # %% ../nbs/07a_run.ipynb #fd3a7160
 def train(config: str | os.PathLike | dict | None = None, overrides: Sequence[str] | str = ()) -> Path:
     "Train from a YAML config (plus dotlist overrides); returns the run folder."
-    from brainvlm.trainer import ModalityTrainer, AnswerSamples, resume_point
+    from brainvlm.trainer import ModalityTrainer, AnswerSamples, resume_point, built_whole
     cfg = resolve_config(config, overrides)
     check_splits(cfg)
     run = run_dir_for(cfg)
@@ -618,7 +636,7 @@ def train(config: str | os.PathLike | dict | None = None, overrides: Sequence[st
     threads = cfg.num_threads or (1 if cfg.deterministic else None)
     with claim_run(run, cfg.resume) if rank0 else contextlib.nullcontext(), torch_determinism(cfg.deterministic, threads):
         seed_everything(cfg.seed)
-        model, proc = load_model(cfg)
+        with built_whole(args): model, proc = load_model(cfg)    # ZeRO-3: DeepSpeed partitions it when training starts
         text = proc.conversation_tokenizer(max_seq_length=cfg.max_seq_length)
         skipped = SkipLog("skip")                               # what `on_error: skip` leaves out (empty under raise)
         stats = config_stats(cfg, skipped)
@@ -640,17 +658,23 @@ def train(config: str | os.PathLike | dict | None = None, overrides: Sequence[st
                 f.write(json.dumps({"time": time.strftime("%Y-%m-%d %H:%M:%S"), "pid": os.getpid(), "checkpoint": point.checkpoint and str(point.checkpoint),
                                     "skipped": point.skipped, "removed": point.removed}) + "\n")
         trainer.train(resume_from_checkpoint=str(point.checkpoint) if point and point.checkpoint else None)
-        check_replicas(model, run, main)
+        check_replicas(trainer, run, main)
         proc.preprocessing = run_preprocessing(cfg, stats)
         save_final(trainer, model, proc, cfg, run)
         if main: write_json(trainer.state.log_history, run / "log_history.json")
     return run
 
-def check_replicas(model, run: Path, main: bool):
-    "Under DDP: all ranks must hold the same parameters; writes `ddp_check.json` (rank 0) and raises if they differ."
+def check_replicas(trainer, run: Path, main: bool):
+    """Under `torchrun`: all ranks must hold the same parameters (`ddp_check.json`, an error if they differ); under DeepSpeed,
+    what each rank holds of the optimizer state goes to `deepspeed_check.json` (`optimizer_shards`), and ZeRO-3 holds no replicas to compare."""
     import torch, torch.distributed as dist
+    from brainvlm.trainer import optimizer_shards, zero_stage
     if not (dist.is_available() and dist.is_initialized()): return
-    vec = torch.stack([p.detach().double().sum() for p in model.parameters()]).cpu()
+    if trainer.is_deepspeed_enabled:
+        shards = optimizer_shards(trainer)
+        if main: write_json(shards, run / "deepspeed_check.json")
+        if shards["zero_stage"] == 3: return
+    vec = torch.stack([p.detach().double().sum() for p in trainer.accelerator.unwrap_model(trainer.model).parameters()]).cpu()
     gathered = [torch.zeros_like(vec) for _ in range(dist.get_world_size())]
     dist.all_gather(gathered, vec)
     diff = max(float((g - gathered[0]).abs().max()) for g in gathered)

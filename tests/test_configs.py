@@ -3,12 +3,13 @@
 Each config is resolved with `brainvlm.run.resolve_config` from a folder that holds the manifests it names
 (`data/UKB/manifest_{split}.json`, written by `ingest_bids` into a tiny BIDS dataset of real files), so its relative
 paths are read as they would be from a checkout. The hub is offline here, so a large base is built on the meta device
-(no memory, no weights) from its published architecture, written out below, through the same conversion `load_base`
+(no memory, no weights) from its published architecture (`brainvlm.scale.PUBLISHED_BASES`), through the same conversion `load_base`
 applies to the downloaded config (`volume_config`), with the freeze policy and the LoRA adapters the config asks for."""
-import json, sys
+import sys
 from pathlib import Path
 
 import pytest
+from omegaconf import OmegaConf
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,25 +34,9 @@ def resolve(name: str, folder: Path, *overrides):
 
 
 def published(hf_name: str):
-    "The architecture of a hub base as its config.json publishes it (the hub is offline here)."
-    from transformers import (Blip2Config, Blip2QFormerConfig, Blip2VisionConfig, CLIPVisionConfig, LlamaConfig, LlavaConfig,
-                              T5Config)
-    if hf_name == "llava-hf/llava-1.5-7b-hf":               # CLIP ViT-L/14 at 336 px, Vicuna-7B (Llama), a 2-layer MLP projector
-        return LlavaConfig(vision_config=CLIPVisionConfig(hidden_size=1024, intermediate_size=4096, num_hidden_layers=24, num_attention_heads=16,
-                                                          image_size=336, patch_size=14, projection_dim=768, hidden_act="quick_gelu"),
-                           text_config=LlamaConfig(vocab_size=32064, hidden_size=4096, intermediate_size=11008, num_hidden_layers=32,
-                                                   num_attention_heads=32, num_key_value_heads=32, max_position_embeddings=4096, rms_norm_eps=1e-5),
-                           image_token_index=32000, projector_hidden_act="gelu", vision_feature_layer=-2,
-                           vision_feature_select_strategy="default")
-    if hf_name == "Salesforce/blip2-flan-t5-xl":            # EVA ViT-g/14, a 12-layer Q-Former with 32 queries, Flan-T5-XL
-        return Blip2Config(vision_config=Blip2VisionConfig(hidden_size=1408, intermediate_size=6144, num_hidden_layers=39, num_attention_heads=16,
-                                                           image_size=224, patch_size=14, qkv_bias=True),
-                           qformer_config=Blip2QFormerConfig(hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072,
-                                                             encoder_hidden_size=1408, vocab_size=30522, cross_attention_frequency=2),
-                           text_config=T5Config(vocab_size=32128, d_model=2048, d_ff=5120, num_layers=24, num_decoder_layers=24, num_heads=32,
-                                                d_kv=64, feed_forward_proj="gated-gelu", tie_word_embeddings=False),
-                           num_query_tokens=32)
-    raise KeyError(hf_name)
+    "The architecture of a hub base as its config.json publishes it (the hub is offline here): `brainvlm.scale.PUBLISHED_BASES`."
+    from brainvlm.scale import PUBLISHED_BASES
+    return PUBLISHED_BASES[hf_name]()
 
 
 def count(module) -> int: return sum(p.numel() for p in module.parameters())
@@ -107,7 +92,7 @@ def test_llava_lora(ukb):
 def test_llava_deepspeed_zero2(ukb):
     cfg = resolve("llava-1.5-7b-deepspeed.yaml", ukb)
     assert "deepspeed" not in sys.modules                              # resolving needs no DeepSpeed; training does
-    ds = json.loads((ROOT / cfg.trainer.deepspeed).read_text())        # relative to the repository root, where one runs from
+    ds = OmegaConf.to_container(cfg.trainer.deepspeed)                 # the shipped `zero2`, resolved into the config
     assert ds["zero_optimization"]["stage"] == 2
     assert all(ds[k] == "auto" for k in ("train_micro_batch_size_per_gpu", "gradient_accumulation_steps", "gradient_clipping"))
     model, vanilla = build_on_meta(cfg)

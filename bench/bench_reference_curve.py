@@ -1,0 +1,77 @@
+"""Does the supervised reference (`brainvlm.reference`) learn the benchmark cohort with more training subjects?
+A validation-only learning curve: a benchmark-variant cohort with `--train` training and `--val` validation subjects
+(the test split gets `--test` subjects that are never read), then for each modality and each training-set size in
+`--sizes` the reference CNN trained for a fixed number of epochs, with every head's val loss and the val metrics
+(sex AUC, age MAE, lesion AUC, side accuracy) after each epoch. Nothing here is scored on `test`: it is the evidence
+for design choices (training-set size, training length), made on `val` only. Writes `outputs/bench/reference_curve.json`.
+
+    python bench/bench_reference_curve.py [--train 600 --val 100 --sizes 150,600 --epochs 12 --modalities T1,dMRI,rsfMRI]"""
+import argparse, json, tempfile, time
+from pathlib import Path
+
+
+def curve(data: dict, n: int, epochs: int, seed: int = 0) -> list[dict]:
+    "The reference CNN trained on the first `n` training subjects (all their windows) for `epochs` epochs: val losses and metrics per epoch."
+    import torch
+    from brainvlm.core import seed_everything
+    from brainvlm.evaluate import metrics
+    from brainvlm.reference import ReferenceFit, head_loss, head_targets, kind_heads, reference_net, reference_rows, _outputs
+    train, val = data["train"], data["val"]
+    chosen = set(list(dict.fromkeys(train.subject_ids))[:n])                     # the first n subjects, with all their windows
+    keep = [i for i, s in enumerate(train.subject_ids) if s in chosen]
+    x, meta = train.x[keep], [train.metadata[i] for i in keep]
+    seed_everything(seed)
+    heads = kind_heads(meta); losses = [l for h in heads for l in h.losses]
+    y, y_val = head_targets(heads, meta), head_targets(heads, val.metadata)
+    net = reference_net(x.shape[1], tuple(x.shape[2:]), len(losses))
+    opt, order, log, t0 = torch.optim.AdamW(net.parameters(), lr=1e-3, weight_decay=1e-4), torch.Generator().manual_seed(seed), [], time.perf_counter()
+    for epoch in range(1, epochs + 1):
+        net.train(); total = 0.0
+        for idx in torch.randperm(len(y), generator=order).split(8):
+            loss = head_loss(net(x[idx]), y[idx], losses); opt.zero_grad(); loss.backward(); opt.step(); total += loss.item() * len(idx)
+        out, col, per_head = _outputs(net, val.x), 0, {}
+        for h in heads:
+            k = len(h.losses); per_head[h.kind.name] = head_loss(out[:, col:col + k], y_val[:, col:col + k], h.losses).item(); col += k
+        m = metrics(reference_rows(ReferenceFit(train.modality, net, heads, [], 0.0), val))[train.modality]
+        log.append({"epoch": epoch, "train_loss": total / len(y), "val_loss": sum(per_head.values()), **{f"val_loss_{k}": v for k, v in per_head.items()},
+                    **{k: m.get(k) for k in ("sex_auc", "age_mae", "lesion_auc", "lesion_side_accuracy")}, "seconds": time.perf_counter() - t0})
+        print(f"{train.modality} n={n} epoch {epoch:>2}: " + "  ".join(f"{k} {v:.3f}" for k, v in log[-1].items() if k != "epoch" and v is not None), flush=True)
+    return log
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--train", type=int, default=600); ap.add_argument("--val", type=int, default=100); ap.add_argument("--test", type=int, default=10)
+    ap.add_argument("--sizes", default="150,600", help="training-set sizes (subjects), each at most --train")
+    ap.add_argument("--epochs", type=int, default=12); ap.add_argument("--modalities", default="T1,dMRI,rsfMRI")
+    ap.add_argument("--cohort", help="an existing benchmark cohort folder (made with --train/--val/--test) instead of a new one")
+    ap.add_argument("--out", default="outputs/bench/reference_curve.json")
+    a = ap.parse_args()
+    from brainvlm.synth import SynthConfig, make_cohort
+    from brainvlm.run import resolve_config
+    from brainvlm.reference import reference_data
+    sizes, mods = [int(s) for s in a.sizes.split(",")], a.modalities.split(",")
+    if max(sizes) > a.train: ap.error(f"--sizes {a.sizes}: at most --train {a.train}")
+    with tempfile.TemporaryDirectory() as d:
+        cohort, t0 = Path(a.cohort) if a.cohort else Path(d) / "cohort", time.perf_counter()
+        if not a.cohort: make_cohort(SynthConfig(variant="benchmark", split_sizes=(a.train, a.val, a.test)), cohort, progress=False)
+        cohort_s, result = time.perf_counter() - t0, {}
+        manifest = [str(cohort / "manifest_{split}.json")]
+        for m in mods:
+            ds = {"manifest": manifest, **({"sequence_length": 20, "stride_between_seq": 2.0} if m == "rsfMRI" else {})}   # the demo's fMRI windows
+            cfg = resolve_config({"cohorts": [str(cohort / "cohort.yaml")], "cache": str(Path(d) / "cache"), "dataset": {m: ds}})
+            data = {s: reference_data(cfg, m, s, every_window=(s == "train")) for s in ("train", "val")}
+            result[m] = {str(n): curve(data, n, a.epochs) for n in sizes}
+    print(f"\nbest val epoch per modality and training-set size (lowest summed val loss), cohort {cohort_s:.0f} s:")
+    for m, by_n in result.items():
+        for n, log in by_n.items():
+            b = min(log, key=lambda r: r["val_loss"])
+            print(f"  {m:7s} n={n:>4}: epoch {b['epoch']:>2}  sex AUC {b['sex_auc']:.3f}  age MAE {b['age_mae']:.2f}  lesion AUC {b['lesion_auc']:.3f}"
+                  f"  side {b['lesion_side_accuracy']:.3f}   (best epoch per metric: sex AUC {max(r['sex_auc'] for r in log):.3f},"
+                  f" lesion AUC {max(r['lesion_auc'] for r in log):.3f})")
+    Path(a.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(a.out).write_text(json.dumps({"args": vars(a), "cohort_s": round(cohort_s, 1), "val_n": a.val, "curves": result}, indent=1))
+    print("written:", a.out)
+
+
+if __name__ == "__main__": main()
