@@ -2,8 +2,10 @@
 A validation-only learning curve: a benchmark-variant cohort with `--train` training and `--val` validation subjects
 (the test split gets `--test` subjects that are never read), then for each modality and each training-set size in
 `--sizes` the reference CNN trained for a fixed number of epochs, with every head's val loss and the val metrics
-(sex AUC, age MAE, lesion AUC, side accuracy) after each epoch. Nothing here is scored on `test`: it is the evidence
-for design choices (training-set size, training length), made on `val` only. Writes `outputs/bench/reference_curve.json`.
+(sex AUC, age MAE, lesion AUC, side accuracy) after each epoch; beside it a check that needs no learning, whether a
+lesion stands out of the anatomical variation between subjects at all (`visibility`). Nothing here is scored on `test`:
+it is the evidence for design choices (training-set size, training length), made on `val` only. Writes
+`outputs/bench/reference_curve.json`.
 
     python bench/bench_reference_curve.py [--train 600 --val 100 --sizes 150,600 --epochs 12 --modalities T1,dMRI,rsfMRI]"""
 import argparse, json, tempfile, time
@@ -39,6 +41,21 @@ def curve(data: dict, n: int, epochs: int, seed: int = 0) -> list[dict]:
     return log
 
 
+def visibility(data: dict, sigma: float = 1.0) -> float:
+    """Lesion AUC on val of a detector that needs no training: each val image as voxel-wise z-scores against the training
+    subjects' mean and SD at that voxel (a normative map), smoothed (Gaussian, `sigma` voxels), its largest |z| inside the
+    brain. A lesion that stands out of the variation between subjects' anatomy gives a high AUC; near 0.5 it does not."""
+    import numpy as np
+    from scipy import ndimage
+    from brainvlm.evaluate import _auc
+    x, v = data["train"].x.numpy(), data["val"].x.numpy()
+    mean, sd = x.mean(0), x.std(0) + 1e-3
+    inside = np.abs(mean).max(0) > 0.3 * np.abs(mean).max()                  # voxels with signal in the training mean (any channel)
+    z = np.abs(np.stack([ndimage.gaussian_filter((s - mean) / sd, (0, sigma, sigma, sigma)) for s in v]))
+    score = z.max(1)[:, inside].max(1)
+    return float(_auc(np.array([bool(m["lesion"]) for m in data["val"].metadata]), score))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--train", type=int, default=600); ap.add_argument("--val", type=int, default=100); ap.add_argument("--test", type=int, default=10)
@@ -55,13 +72,15 @@ def main():
     with tempfile.TemporaryDirectory() as d:
         cohort, t0 = Path(a.cohort) if a.cohort else Path(d) / "cohort", time.perf_counter()
         if not a.cohort: make_cohort(SynthConfig(variant="benchmark", split_sizes=(a.train, a.val, a.test)), cohort, progress=False)
-        cohort_s, result = time.perf_counter() - t0, {}
+        cohort_s, result, seen = time.perf_counter() - t0, {}, {}
         manifest = [str(cohort / "manifest_{split}.json")]
         for m in mods:
             ds = {"manifest": manifest, **({"sequence_length": 20, "stride_between_seq": 2.0} if m == "rsfMRI" else {})}   # the demo's fMRI windows
             cfg = resolve_config({"cohorts": [str(cohort / "cohort.yaml")], "cache": str(Path(d) / "cache"), "dataset": {m: ds}})
             data = {s: reference_data(cfg, m, s, every_window=(s == "train")) for s in ("train", "val")}
             result[m] = {str(n): curve(data, n, a.epochs) for n in sizes}
+            seen[m] = visibility(data)
+            print(f"{m}: lesion AUC on val of the normative z-map's largest |z| (no training): {seen[m]:.3f}", flush=True)
     print(f"\nbest val epoch per modality and training-set size (lowest summed val loss), cohort {cohort_s:.0f} s:")
     for m, by_n in result.items():
         for n, log in by_n.items():
@@ -69,8 +88,9 @@ def main():
             print(f"  {m:7s} n={n:>4}: epoch {b['epoch']:>2}  sex AUC {b['sex_auc']:.3f}  age MAE {b['age_mae']:.2f}  lesion AUC {b['lesion_auc']:.3f}"
                   f"  side {b['lesion_side_accuracy']:.3f}   (best epoch per metric: sex AUC {max(r['sex_auc'] for r in log):.3f},"
                   f" lesion AUC {max(r['lesion_auc'] for r in log):.3f})")
+        print(f"  {m:7s} lesion AUC of the normative z-map without training: {seen[m]:.3f}")
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(a.out).write_text(json.dumps({"args": vars(a), "cohort_s": round(cohort_s, 1), "val_n": a.val, "curves": result}, indent=1))
+    Path(a.out).write_text(json.dumps({"args": vars(a), "cohort_s": round(cohort_s, 1), "val_n": a.val, "curves": result, "visibility_auc": seen}, indent=1))
     print("written:", a.out)
 
 

@@ -327,7 +327,8 @@ def read_image_2d(path: str | os.PathLike, frame: int = 0, record: str | None = 
             if str(ds.get("PhotometricInterpretation", "")).strip().upper() == "MONOCHROME1": arr = arr.max() + arr.min() - arr
         else:
             from PIL import Image
-            arr = np.asarray(Image.open(path).convert("L"), dtype=np.float32)
+            im = Image.open(path)                                  # 16-bit and float greys keep their values; colour and palette -> grey
+            arr = np.asarray(im if im.mode in ("I;16", "I;16B", "I", "F") else im.convert("L"), dtype=np.float32)
     except DataError: raise
     except Exception as e: raise DataError(f"cannot read image ({type(e).__name__}: {e})", path, record) from e
     check_values(arr, path, record)

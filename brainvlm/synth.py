@@ -105,10 +105,12 @@ class Subject:
         return meta
 
 # %% ../nbs/03_synth.ipynb #a1b2c3d4
-def sample_subject(i: int, seed: int = 0, lesion_rate: float = 0.5, age_range=(20.0, 80.0), lesion_radius=(12.0, 18.0),
+def sample_subject(i: int, seed: int = 0, lesion_rate: float = 0.5, age_range=(20.0, 80.0),
+                   lesion_radius=None,          # (min, max) mm; default: the variant's (`VARIANTS`)
                    variant: str = "plumbing") -> Subject:
     "Draw subject `i` of a cohort, deterministically from (seed, i)."
     check_variant(variant)
+    lesion_radius = VARIANTS[variant]["lesion_radius"] if lesion_radius is None else lesion_radius
     rng = np.random.default_rng([seed, i])
     sex = "M" if rng.random() < 0.5 else "F"
     age = round(float(rng.uniform(*age_range)), 1)
