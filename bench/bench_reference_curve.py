@@ -12,6 +12,9 @@ import argparse, json, tempfile, time
 from pathlib import Path
 
 
+METRICS = ("sex_auc", "age_mae", "lesion_auc", "lesion_side_accuracy")
+
+
 def curve(data: dict, n: int, epochs: int, seed: int = 0) -> list[dict]:
     "The reference CNN trained on the first `n` training subjects (all their windows) for `epochs` epochs: val losses and metrics per epoch."
     import torch
@@ -36,24 +39,26 @@ def curve(data: dict, n: int, epochs: int, seed: int = 0) -> list[dict]:
             k = len(h.losses); per_head[h.kind.name] = head_loss(out[:, col:col + k], y_val[:, col:col + k], h.losses).item(); col += k
         m = metrics(reference_rows(ReferenceFit(train.modality, net, heads, [], 0.0), val))[train.modality]
         log.append({"epoch": epoch, "train_loss": total / len(y), "val_loss": sum(per_head.values()), **{f"val_loss_{k}": v for k, v in per_head.items()},
-                    **{k: m.get(k) for k in ("sex_auc", "age_mae", "lesion_auc", "lesion_side_accuracy")}, "seconds": time.perf_counter() - t0})
-        print(f"{train.modality} n={n} epoch {epoch:>2}: " + "  ".join(f"{k} {v:.3f}" for k, v in log[-1].items() if k != "epoch" and v is not None), flush=True)
+                    **{k: m.get(k) for k in METRICS}, **{f"{k}_ci": m.get(f"{k}_ci") for k in METRICS}, "seconds": time.perf_counter() - t0})
+        print(f"{train.modality} n={n} epoch {epoch:>2}: " + "  ".join(f"{k} {v:.3f}" for k, v in log[-1].items()
+                                                                 if k != "epoch" and isinstance(v, float)), flush=True)
     return log
 
 
-def visibility(data: dict, sigma: float = 1.0) -> float:
+def visibility(data: dict, sigma: float = 1.0) -> dict:
     """Lesion AUC on val of a detector that needs no training: each val image as voxel-wise z-scores against the training
     subjects' mean and SD at that voxel (a normative map), smoothed (Gaussian, `sigma` voxels), its largest |z| inside the
-    brain. A lesion that stands out of the variation between subjects' anatomy gives a high AUC; near 0.5 it does not."""
+    brain. A lesion that stands out of the variation between subjects' anatomy gives a high AUC; near 0.5 it does not.
+    Returns {"auc": value, "auc_ci": its 95% bootstrap interval}."""
     import numpy as np
     from scipy import ndimage
-    from brainvlm.evaluate import _auc
+    from brainvlm.evaluate import _auc_of
     x, v = data["train"].x.numpy(), data["val"].x.numpy()
     mean, sd = x.mean(0), x.std(0) + 1e-3
     inside = np.abs(mean).max(0) > 0.3 * np.abs(mean).max()                  # voxels with signal in the training mean (any channel)
     z = np.abs(np.stack([ndimage.gaussian_filter((s - mean) / sd, (0, sigma, sigma, sigma)) for s in v]))
     score = z.max(1)[:, inside].max(1)
-    return float(_auc(np.array([bool(m["lesion"]) for m in data["val"].metadata]), score))
+    return _auc_of("auc", np.array([bool(m["lesion"]) for m in data["val"].metadata]), score)
 
 
 def main():
@@ -66,13 +71,14 @@ def main():
     a = ap.parse_args()
     from brainvlm.synth import SynthConfig, make_cohort
     from brainvlm.run import resolve_config
+    import numpy as np
     from brainvlm.reference import reference_data
     sizes, mods = [int(s) for s in a.sizes.split(",")], a.modalities.split(",")
     if max(sizes) > a.train: ap.error(f"--sizes {a.sizes}: at most --train {a.train}")
     with tempfile.TemporaryDirectory() as d:
         cohort, t0 = Path(a.cohort) if a.cohort else Path(d) / "cohort", time.perf_counter()
         if not a.cohort: make_cohort(SynthConfig(variant="benchmark", split_sizes=(a.train, a.val, a.test)), cohort, progress=False)
-        cohort_s, result, seen = time.perf_counter() - t0, {}, {}
+        cohort_s, result, seen, majority = time.perf_counter() - t0, {}, {}, {}
         manifest = [str(cohort / "manifest_{split}.json")]
         for m in mods:
             ds = {"manifest": manifest, **({"sequence_length": 20, "stride_between_seq": 2.0} if m == "rsfMRI" else {})}   # the demo's fMRI windows
@@ -80,17 +86,19 @@ def main():
             data = {s: reference_data(cfg, m, s, every_window=(s == "train")) for s in ("train", "val")}
             result[m] = {str(n): curve(data, n, a.epochs) for n in sizes}
             seen[m] = visibility(data)
-            print(f"{m}: lesion AUC on val of the normative z-map's largest |z| (no training): {seen[m]:.3f}", flush=True)
-    print(f"\nbest val epoch per modality and training-set size (lowest summed val loss), cohort {cohort_s:.0f} s:")
+            ages = np.array([r["age"] for r in data["train"].metadata]); majority[m] = float(np.abs(np.array([r["age"] for r in data["val"].metadata]) - ages.mean()).mean())
+            print(f"{m}: lesion AUC on val of the normative z-map's largest |z| (no training): {seen[m]['auc']:.3f}", flush=True)
+    print(f"\nval (n = {a.val} subjects), at the epoch with the lowest summed val loss, with 95% intervals; beside it the majority"
+          f" answer (AUC 0.5; age: the training mean's MAE) and the no-training lesion visibility; cohort {cohort_s:.0f} s:")
     for m, by_n in result.items():
         for n, log in by_n.items():
             b = min(log, key=lambda r: r["val_loss"])
-            print(f"  {m:7s} n={n:>4}: epoch {b['epoch']:>2}  sex AUC {b['sex_auc']:.3f}  age MAE {b['age_mae']:.2f}  lesion AUC {b['lesion_auc']:.3f}"
-                  f"  side {b['lesion_side_accuracy']:.3f}   (best epoch per metric: sex AUC {max(r['sex_auc'] for r in log):.3f},"
-                  f" lesion AUC {max(r['lesion_auc'] for r in log):.3f})")
-        print(f"  {m:7s} lesion AUC of the normative z-map without training: {seen[m]:.3f}")
+            shown = lambda k: "n/a" if b[k] is None else f"{b[k]:.3f} [{b[k + '_ci'][0]:.3f}, {b[k + '_ci'][1]:.3f}]"
+            print(f"  {m:7s} n={n:>4}: epoch {b['epoch']:>2}  " + "  ".join(f"{k} {shown(k)}" for k in METRICS))
+        print(f"  {m:7s} majority: age MAE {majority[m]:.3f}; lesion AUC of the normative z-map without training: "
+              f"{seen[m]['auc']:.3f} [{seen[m]['auc_ci'][0]:.3f}, {seen[m]['auc_ci'][1]:.3f}]")
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(a.out).write_text(json.dumps({"args": vars(a), "cohort_s": round(cohort_s, 1), "val_n": a.val, "curves": result, "visibility_auc": seen}, indent=1))
+    Path(a.out).write_text(json.dumps({"args": vars(a), "cohort_s": round(cohort_s, 1), "val_n": a.val, "curves": result, "visibility_auc": seen, "majority_age_mae": majority}, indent=1))
     print("written:", a.out)
 
 

@@ -4,7 +4,7 @@
 
 # %% ../nbs/08a_scale.ipynb #cb6b835f
 from __future__ import annotations
-import json, math, os, re, shlex, sys
+import math, os, re, shlex, sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence

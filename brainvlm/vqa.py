@@ -73,7 +73,7 @@ def image_subset(cfg, modality: str,
     if not isinstance(num_images, int) or not 0 < num_images <= len(recs["train"]):
         raise ConfigError(f"num_images={num_images!r}: choose 1 to {len(recs['train'])}, the training images of this selection")
     recs["train"] = [recs["train"][i] for i in sorted(np.random.default_rng(seed).permutation(len(recs["train"]))[:num_images])]
-    roots, out = list(dict.fromkeys(root for root, _ in recs["train"])), Path(out)
+    roots, out = list(dict.fromkeys(root for s in recs for root, _ in recs[s])), Path(out)   # every root with a record of any split
     for j, root in enumerate(roots):
         for s in SPLITS: write_manifest([r for d, r in recs[s] if d == root], out / f"manifest{j}_{s}.json", root, overwrite=True)
     return {"manifest": [str(out / f"manifest{j}_{{split}}.json") for j in range(len(roots))], "data_root": roots}
