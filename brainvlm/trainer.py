@@ -42,7 +42,7 @@ def _every_modality_forward(self: ModalityPatchEmbedding, pixel_values: torch.Te
     return out + sum(absent) if absent else out
 
 def embed_every_modality(model) -> int:
-    "Run every modality's patch embedding in each forward of `model` (`_every_modality_forward`); returns how many `ModalityPatchEmbedding`s changed."
+    "Run every modality's patch embedding in each forward of `model` (through a private forward that runs them all); returns how many `ModalityPatchEmbedding`s changed."
     found = [m for m in model.modules() if isinstance(m, ModalityPatchEmbedding)]
     for emb in found: emb.forward = types.MethodType(_every_modality_forward, emb)
     return len(found)
