@@ -197,6 +197,7 @@ def prepare_demo(out: str | Path = "outputs/demo", cfg: synth.SynthConfig | None
     print("seconds:", summary["seconds"])
     return summary
 
+# %% ../nbs/08_launch.ipynb #e19f0e88
 def prepare_ending(out: Path, summary: dict) -> str:
     "What `prepare` wrote and the training command for its config."
     return ending([(out / "cohort", "the synthetic BIDS cohort, its ground truth and train/val/test manifests"),

@@ -12,8 +12,8 @@ from typing import Callable, Literal, Mapping, Sequence     # Literal: the inher
 
 import pandas as pd
 import torch
-if "DS_ACCELERATOR" not in os.environ and not torch.cuda.is_available():
-    os.environ["DS_ACCELERATOR"] = "cpu"       # DeepSpeed (which accelerate imports when a model saves) on its CPU accelerator, without a stdout warning
+if "DS_ACCELERATOR" not in os.environ and not torch.accelerator.is_available():   # no CUDA, MPS, XPU...
+    os.environ["DS_ACCELERATOR"] = "cpu"   # DeepSpeed (which accelerate imports when a model saves) on its CPU accelerator, without a stdout warning
 from torch import nn
 from huggingface_hub.dataclasses import strict
 from .core import ConfigError, partial_path, seeded

@@ -171,9 +171,15 @@ def _patient_column(df: pd.DataFrame, patient_column: str | None, sheet: Path) -
     if patient_column not in df.columns: raise DataError(f"patient column {patient_column!r} missing; columns: {', '.join(df.columns)}", sheet)
     return patient_column
 
-def _match(files: list[Path], name: str) -> list[Path]:
+def _file_index(files: list[Path]) -> tuple[dict, dict]:
+    "The image files by file name and by stem, for `_match` (one pass over the folder, not one per sheet row)."
+    by_name, by_stem = {}, {}
+    for p in files: by_name.setdefault(p.name, []).append(p); by_stem.setdefault(p.stem, []).append(p)
+    return by_name, by_stem
+
+def _match(index: tuple[dict, dict], name: str) -> list[Path]:
     "The files a sheet's image name means: same file name, else same stem."
-    return [p for p in files if p.name == name] or [p for p in files if p.stem == name]
+    return index[0].get(name) or index[1].get(name, [])
 
 def image_id(name: str) -> str:
     "A safe subject id from an image name (its stem; characters other than letters, digits, '.', '_', '-' become '_')."
@@ -188,11 +194,11 @@ def vqa_conversation(questions: QuestionSet, answers: dict[str, str]) -> list[di
     return conv
 
 # %% ../nbs/03a_vqa2d.ipynb #baac6f34
-def _row_record(row, n: int, files: list[Path], qs: QuestionSet, pcol, sheet: Path, root: Path, category: str) -> dict:
+def _row_record(row, n: int, index: tuple[dict, dict], qs: QuestionSet, pcol, sheet: Path, root: Path, category: str) -> dict:
     "The record of sheet row `n` (spreadsheet numbering), or a `DataError` naming the sheet, the row and what is wrong."
     name = row[qs.image_column]
     fail = lambda why, file=sheet: DataError(f"row {n}: {why}", file)
-    found = _match(files, name)
+    found = _match(index, name)
     if not found: raise fail(f"no image file named {name!r} under {sheet.parent}")
     if len(found) > 1: raise fail(f"image name {name!r} matches {len(found)} files ({', '.join(p.name for p in found)}); name it with its suffix")
     empty = [q.column for q in qs.questions if not row[q.column]]
@@ -225,15 +231,15 @@ def ingest_vqa_category(folder: str | os.PathLike,                   # a categor
     missing = [c for c in (qs.image_column, *qs.columns) if c not in df.columns]
     if missing: raise DataError(f"column(s) {', '.join(map(repr, missing))} missing for question set {qs.name!r}; the sheet has {', '.join(df.columns)}", sheet)
     pcol, files, names = _patient_column(df, patient_column, sheet), find_images(folder), df[qs.image_column].tolist()
-    rows_of = {nm: [i + 2 for i, v in enumerate(names) if v == nm] for nm, k in Counter(names).items() if k > 1}
+    index, rows_of = _file_index(files), {nm: [i + 2 for i, v in enumerate(names) if v == nm] for nm, k in Counter(names).items() if k > 1}
     recs, used, ids = [], set(), {}
     for i, row in enumerate(df.to_dict("records")):
         n, name = i + 2, row[qs.image_column]
         try:
-            used.update(_match(files, name) if name else [])
+            used.update(_match(index, name) if name else [])
             if not name: raise DataError(f"row {n}: no image name in column {qs.image_column!r}", sheet)
             if name in rows_of: raise DataError(f"row {n}: image name {name!r} appears in rows {', '.join(map(str, rows_of[name]))}; one row per image", sheet)
-            rec = _row_record(row, n, files, qs, pcol, sheet, root, folder.name)
+            rec = _row_record(row, n, index, qs, pcol, sheet, root, folder.name)
             if rec["subject_id"] in ids: raise DataError(f"row {n}: image {name!r} has the id {rec['subject_id']!r} of row {ids[rec['subject_id']]}; rename one", sheet)
             ids[rec["subject_id"]] = n; recs.append(rec)
         except DataError as e: log.handle(e)

@@ -43,20 +43,11 @@ def count(module) -> int: return sum(p.numel() for p in module.parameters())
 
 
 def build_on_meta(cfg):
-    "The run's model as `load_model` makes it (our family's model from the base's config, freeze policy, LoRA), on the meta device; and the vanilla one."
-    from brainvlm.models import add_lora, apply_freeze_policy, family_of, volume_config
-    from brainvlm.run import model_modalities
+    "The run's model on the meta device as `brainvlm memory` builds it (`brainvlm.scale.meta_model`), and the vanilla model of its base."
+    from brainvlm.scale import meta_model
     from transformers import AutoModelForImageTextToText
-    vanilla_config = published(cfg.model.hf_name)
-    ours = volume_config(vanilla_config, model_modalities(cfg), cfg.model.patch_policy, cfg.model.patch_impl, list(cfg.model.train))
-    with torch.device("meta"):
-        vanilla = AutoModelForImageTextToText.from_config(vanilla_config)
-        model = family_of(ours).model_class(ours)
-    apply_freeze_policy(model)
-    if cfg.get("lora"):
-        l = cfg.lora
-        model = add_lora(model, r=l.r, alpha=l.alpha, dropout=l.dropout, target_modules=list(l.target_modules))
-    return model, vanilla
+    with torch.device("meta"): vanilla = AutoModelForImageTextToText.from_config(published(cfg.model.hf_name))
+    return meta_model(cfg), vanilla
 
 
 def trainable_by_part(model) -> dict:
