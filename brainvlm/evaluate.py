@@ -220,32 +220,38 @@ def contrasting_ink(rgba) -> str:
     return "white" if 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2] < 0.179 else "black"
 
 def confusion_panel(ax, truth: pd.Series, parsed: pd.Series):
-    "Counts of (true, predicted) values, each written in the ink that reads on its cell; unparsed answers are left out."
+    "Counts of (true, predicted) values, each written in the ink that reads on its cell; answers that parse to no value in a last 'unparsed' column."
     labels = sorted(set(truth) | set(parsed.dropna()), key=str)
-    cm = np.zeros((len(labels), len(labels)), int)
-    for t, a in zip(truth, parsed):
-        if a in labels: cm[labels.index(t), labels.index(a)] += 1
-    im = ax.imshow(cm, cmap="Blues"); ax.set_xticks(range(len(labels)), [str(l) for l in labels]); ax.set_yticks(range(len(labels)), [str(l) for l in labels])
+    unparsed = [a not in labels for a in parsed]
+    cols = labels + (["unparsed"] if any(unparsed) else [])
+    cm = np.zeros((len(labels), len(cols)), int)
+    for t, a, u in zip(truth, parsed, unparsed): cm[labels.index(t), len(labels) if u else labels.index(a)] += 1
+    im = ax.imshow(cm, cmap="Blues", aspect="auto"); ax.set_xticks(range(len(cols)), [str(l) for l in cols]); ax.set_yticks(range(len(labels)), [str(l) for l in labels])
     for (i, j), v in np.ndenumerate(cm): ax.text(j, i, v, ha="center", va="center", color=contrasting_ink(im.cmap(im.norm(v))))
     ax.set_xlabel("predicted"); ax.set_ylabel("true")
 
 def scatter_panel(ax, truth: pd.Series, parsed: pd.Series):
-    "Predicted against true values, with the identity line."
-    t = truth.astype(float); lo, hi = float(t.min()), float(t.max())
-    ax.scatter(t, parsed.astype(float), s=12); ax.plot([lo, hi], [lo, hi], "k--", lw=0.8); ax.set_xlabel("true"); ax.set_ylabel("predicted")
+    "Predicted against true values, with the identity line; how many answers gave no number is written in the corner."
+    t, p = truth.astype(float), pd.to_numeric(parsed, errors="coerce"); lo, hi = float(t.min()), float(t.max())
+    ax.scatter(t, p, s=12); ax.plot([lo, hi], [lo, hi], "k--", lw=0.8); ax.set_xlabel("true"); ax.set_ylabel("predicted")
+    if p.isna().any(): ax.text(0.03, 0.97, f"{int(p.isna().sum())} of {len(p)} answers give no number", transform=ax.transAxes, va="top", fontsize=8)
 
 def comparison_panel(ax, values: dict,           # one modality's metrics, with their "baselines"
                      keys: Sequence[str]):       # the metrics to show
-    "Bars of the model and each baseline per metric, with their 95% intervals as error bars."
+    "Bars of the model and each baseline per metric, with their 95% intervals as error bars; the legend above the bars."
     names = ["model", *values.get("baselines", {})]
-    width = 0.8 / len(names)
+    width, top = 0.8 / len(names), 0.0
     for j, name in enumerate(names):
         src = values if name == "model" else values["baselines"][name]
         v = np.array([src.get(k, np.nan) for k in keys], float)
         ci = np.array([src.get(f"{k}_ci", [np.nan, np.nan]) for k in keys], float).reshape(len(keys), 2)
         err = np.nan_to_num(np.abs(np.stack([v - ci[:, 0], ci[:, 1] - v])))
-        ax.bar(np.arange(len(keys)) + (j - (len(names) - 1) / 2) * width, v, width, yerr=err, capsize=2, label=name)
-    ax.set_xticks(range(len(keys)), list(keys), rotation=30, ha="right", fontsize=7); ax.legend(fontsize=7)
+        ax.bar(np.arange(len(keys)) + (j - (len(names) - 1) / 2) * width, v, width, yerr=err, capsize=2, label=name, color=f"C{j}")
+        top = np.nanmax([top, *(v + err[1])])
+    ax.set_ylim(0, 1.3 * top if top > 0 else 1)
+    ax.set_xticks(range(len(keys)), list(keys), rotation=30, ha="right", fontsize=7)
+    ax.legend(fontsize=7, loc="upper center", ncol=len(names), frameon=False)
+
 
 # %% ../nbs/09_evaluate.ipynb #e7a2b015
 PANELS: dict[str, Callable] = {      # metric name -> fn(ax, scored rows): the kind's picture in `plot_evaluation`
@@ -262,18 +268,21 @@ def plot_evaluation(pred: pd.DataFrame, result: dict | None = None):
     "Per modality, one picture per question kind (confusion matrix, predicted-vs-true), then with `result` the model beside its baselines."
     import matplotlib.pyplot as plt
     kinds = [k for k in cohorts.QUESTION_KINDS.values() if k.name in set(pred.kind) and not callable(k.metric) and k.metric in PANELS]
-    mods, extra = sorted(pred.modality.unique()), 0 if result is None else 2
-    cols = max(len(kinds) + extra, 1)
+    mods = sorted(pred.modality.unique())
+    groups = {m: [(keys, what) for keys, what in zip(_compared(result[m]), ("fractions (0-1)", "MAE (years)")) if keys]
+              for m in mods if result is not None and m in result}                 # a group without metrics gets no panel
+    cols = max(len(kinds) + max(map(len, groups.values()), default=0), 1)
     fig, axs = plt.subplots(len(mods), cols, figsize=(3.4 * cols, 3.2 * len(mods)), squeeze=False)
     for row, m in zip(axs, mods):
         for ax, kind in zip(row, kinds):
             rows = pred[(pred.modality == m) & (pred.kind == kind.name)]
             if len(rows): PANELS[kind.metric](ax, scored_rows(kind, rows))
             ax.set_title(f"{m}: {kind.name}", fontsize=9)
-        if result is not None and m in result:
-            for ax, keys, what in zip(row[len(kinds):], _compared(result[m]), ("fractions (0-1)", "MAE (years)")):
-                comparison_panel(ax, result[m], keys); ax.set_title(f"{m}: {what}, 95% intervals", fontsize=9)
+        for ax, (keys, what) in zip(row[len(kinds):], groups.get(m, [])):
+            comparison_panel(ax, result[m], keys); ax.set_title(f"{m}: {what}, 95% intervals", fontsize=9)
+        for ax in row[len(kinds) + len(groups.get(m, [])):]: ax.axis("off")
     plt.tight_layout(); return fig
+
 
 # %% ../nbs/09_evaluate.ipynb #e7a2b002
 PERCENTILES = (5, 25, 50, 75, 95)     # of a region's voxels, in `map_features`
