@@ -11,10 +11,11 @@ from . import launch
 from .evaluate import add_evaluate_command
 from .scale import add_scale_commands
 from .tasks import add_task_commands
+from .pmc import add_pmc_command
 
 def main(argv=None):
     "The `brainvlm` command line with every chapter's subcommands."
-    launch.main(argv, extra=[add_scale_commands, add_evaluate_command, add_task_commands])
+    launch.main(argv, extra=[add_scale_commands, add_evaluate_command, add_task_commands, add_pmc_command])
 
 # %% ../nbs/99_main.ipynb #0e1b9066
 if __name__ == "__main__" and "ipykernel" not in sys.modules and "execnb" not in sys.modules: main()
