@@ -3,7 +3,8 @@ A validation-only learning curve: a benchmark-variant cohort with `--train` trai
 (the test split gets `--test` subjects that are never read), then for each modality and each training-set size in
 `--sizes` the reference CNN trained for a fixed number of epochs, with every head's val loss and the val metrics
 (sex AUC, age MAE, lesion AUC, side accuracy) after each epoch; beside it a check that needs no learning, whether a
-lesion stands out of the anatomical variation between subjects at all (`visibility`). Nothing here is scored on `test`:
+lesion stands out of the anatomical variation between subjects at all (`visibility`, the detector of
+`bench/bench_lesion_visibility.py`, which chooses the benchmark's lesions by it). Nothing here is scored on `test`:
 it is the evidence for design choices (training-set size, training length), made on `val` only. Writes
 `outputs/bench/reference_curve.json`.
 
@@ -45,20 +46,18 @@ def curve(data: dict, n: int, epochs: int, seed: int = 0) -> list[dict]:
     return log
 
 
-def visibility(data: dict, sigma: float = 1.0) -> dict:
-    """Lesion AUC on val of a detector that needs no training: each val image as voxel-wise z-scores against the training
-    subjects' mean and SD at that voxel (a normative map), smoothed (Gaussian, `sigma` voxels), its largest |z| inside the
-    brain. A lesion that stands out of the variation between subjects' anatomy gives a high AUC; near 0.5 it does not.
-    Returns {"auc": value, "auc_ci": its 95% bootstrap interval}."""
+def visibility(data: dict) -> dict:
+    """Lesion AUC on val of the detector that needs no training which `03_synth` fixes for the benchmark's lesions
+    (`normative_lesion_scores`: signed, smoothed voxel-wise z-scores against the lesion-free training subjects, the
+    largest inside the brain). A lesion that stands out of the variation between subjects' anatomy gives a high AUC;
+    near 0.5 it does not. Returns {"auc": value, "auc_ci": its 95% bootstrap interval}."""
     import numpy as np
-    from scipy import ndimage
     from brainvlm.evaluate import _auc_of
-    x, v = data["train"].x.numpy(), data["val"].x.numpy()
-    mean, sd = x.mean(0), x.std(0) + 1e-3
-    inside = np.abs(mean).max(0) > 0.3 * np.abs(mean).max()                  # voxels with signal in the training mean (any channel)
-    z = np.abs(np.stack([ndimage.gaussian_filter((s - mean) / sd, (0, sigma, sigma, sigma)) for s in v]))
-    score = z.max(1)[:, inside].max(1)
-    return _auc_of("auc", np.array([bool(m["lesion"]) for m in data["val"].metadata]), score)
+    from brainvlm.synth import LESION_SIGNS, normative_lesion_scores
+    train, val = data["train"], data["val"]
+    controls = np.array([not m["lesion"] for m in train.metadata])
+    score = normative_lesion_scores(train.x.numpy()[controls], val.x.numpy(), LESION_SIGNS[train.modality])
+    return _auc_of("auc", np.array([bool(m["lesion"]) for m in val.metadata]), score)
 
 
 def main():
@@ -87,7 +86,7 @@ def main():
             result[m] = {str(n): curve(data, n, a.epochs) for n in sizes}
             seen[m] = visibility(data)
             ages = np.array([r["age"] for r in data["train"].metadata]); majority[m] = float(np.abs(np.array([r["age"] for r in data["val"].metadata]) - ages.mean()).mean())
-            print(f"{m}: lesion AUC on val of the normative z-map's largest |z| (no training): {seen[m]['auc']:.3f}", flush=True)
+            print(f"{m}: lesion AUC on val of the normative detector (no training): {seen[m]['auc']:.3f}", flush=True)
     print(f"\nval (n = {a.val} subjects), at the epoch with the lowest summed val loss, with 95% intervals; beside it the majority"
           f" answer (AUC 0.5; age: the training mean's MAE) and the no-training lesion visibility; cohort {cohort_s:.0f} s:")
     for m, by_n in result.items():
@@ -95,7 +94,7 @@ def main():
             b = min(log, key=lambda r: r["val_loss"])
             shown = lambda k: "n/a" if b[k] is None else f"{b[k]:.3f} [{b[k + '_ci'][0]:.3f}, {b[k + '_ci'][1]:.3f}]"
             print(f"  {m:7s} n={n:>4}: epoch {b['epoch']:>2}  " + "  ".join(f"{k} {shown(k)}" for k in METRICS))
-        print(f"  {m:7s} majority: age MAE {majority[m]:.3f}; lesion AUC of the normative z-map without training: "
+        print(f"  {m:7s} majority: age MAE {majority[m]:.3f}; lesion AUC of the normative detector without training: "
               f"{seen[m]['auc']:.3f} [{seen[m]['auc_ci'][0]:.3f}, {seen[m]['auc_ci'][1]:.3f}]")
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
     Path(a.out).write_text(json.dumps({"args": vars(a), "cohort_s": round(cohort_s, 1), "val_n": a.val, "curves": result, "visibility_auc": seen, "majority_age_mae": majority}, indent=1))

@@ -21,11 +21,11 @@ from .io import package_data, MNI152_T1
 from .cohorts import make_conversations, split_subjects, write_manifest, register_cohorts, SPLITS
 
 # %% auto #0
-__all__ = ['FOV_MM', 'BRAIN_CENTER', 'VARIANTS', 'MEDIAL_TEMPORAL', 'WARP_HALF_MM', 'CSF_T1', 'WM_T1', 'NETWORKS',
-           'INCOMPLETE_MARKER', 'template', 'grid_affine', 'check_variant', 'Subject', 'sample_subject', 'warp_points',
-           'partition', 'anatomy', 'synth_t1', 'gradient_table_dipy', 'synth_dwi', 'network_sources', 'synth_bold',
-           'SynthConfig', 'write_subject', 'cohort_yaml', 'cohort_state', 'make_cohort', 'show_subjects',
-           'ground_truth_table']
+__all__ = ['FOV_MM', 'BRAIN_CENTER', 'LESION_LADDER', 'BENCHMARK_RUNG', 'VARIANTS', 'MEDIAL_TEMPORAL', 'WARP_HALF_MM', 'CSF_T1',
+           'WM_T1', 'NETWORKS', 'INCOMPLETE_MARKER', 'LESION_SIGNS', 'template', 'grid_affine', 'check_variant',
+           'Subject', 'sample_subject', 'warp_points', 'partition', 'anatomy', 'synth_t1', 'gradient_table_dipy',
+           'synth_dwi', 'network_sources', 'synth_bold', 'SynthConfig', 'write_subject', 'cohort_yaml', 'cohort_state',
+           'make_cohort', 'show_subjects', 'ground_truth_table', 'normative_lesion_scores']
 
 # %% ../nbs/03_synth.ipynb #8b642883
 _NILEARN = ("nilearn", "datasets", "data")
@@ -59,9 +59,18 @@ def grid_affine(n: int) -> np.ndarray:
     return aff
 
 # %% ../nbs/03_synth.ipynb #e2a3efad
+LESION_LADDER = (     # the benchmark's lesion settings, ordered by how plainly a lesion shows (see "Lesion visibility")
+    dict(lesion_radius=(5.0, 15.0), lesion_contrast=(0.30, 0.85)),    # about the first benchmark's lesions
+    dict(lesion_radius=(8.0, 15.0), lesion_contrast=(0.45, 0.90)),
+    dict(lesion_radius=(8.0, 15.0), lesion_contrast=(0.60, 0.95)),
+    dict(lesion_radius=(10.0, 16.0), lesion_contrast=(0.75, 0.95)),
+    dict(lesion_radius=(12.0, 18.0), lesion_contrast=(0.85, 0.95)),
+)
+BENCHMARK_RUNG = 0    # the first rung meeting the visibility protocol on val; none did (bench/bench_lesion_visibility.py): the first stays
+
 VARIANTS = {      # the `SynthConfig` options each variant fills in when they are left at None
     "plumbing": dict(n=200, grid=64, fmri_grid=48, frames=40, lesion_radius=(12.0, 18.0), fractions=(0.7, 0.15, 0.15)),
-    "benchmark": dict(n=500, grid=48, fmri_grid=32, frames=40, lesion_radius=(5.0, 15.0), fractions=(0.3, 0.1, 0.6)),
+    "benchmark": dict(n=500, grid=48, fmri_grid=32, frames=40, fractions=(0.3, 0.1, 0.6), **LESION_LADDER[BENCHMARK_RUNG]),
 }
 
 def check_variant(variant: str) -> str:
@@ -90,8 +99,8 @@ class Subject:
     regional_expansion: float = 0.0 # sex's second cue: local expansion of both medial temporal lobes (fraction)
     cortex_thinning: float = 0.0    # age cue: fraction of grey matter turned into CSF; grey matter darkens with it
     wm_change: float = 0.0          # age cue: white matter darkens in T1, loses anisotropy in dMRI
-    lesion_level: float = 0.0       # T1 lesion intensity between CSF (0) and white matter (1)
-    lesion_severity: float = 0.0    # dMRI FA loss and diffusivity rise, fMRI noise rise (0-1)
+    lesion_level: float = 0.0       # T1 lesion intensity between CSF (0) and white matter (1): 1 - a contrast draw
+    lesion_severity: float = 0.0    # dMRI FA loss and diffusivity rise, fMRI noise rise (0-1): a contrast draw
     lesion_shape: list | None = None  # irregular outline: the radius varies with direction by these 7 coefficients
     gain: float = 1.0               # the scanner's overall intensity gain
 
@@ -107,7 +116,8 @@ class Subject:
 # %% ../nbs/03_synth.ipynb #a1b2c3d4
 def sample_subject(i: int, seed: int = 0, lesion_rate: float = 0.5, age_range=(20.0, 80.0),
                    lesion_radius=None,          # (min, max) mm; default: the variant's (`VARIANTS`)
-                   variant: str = "plumbing") -> Subject:
+                   variant: str = "plumbing",
+                   lesion_contrast=None) -> Subject:   # benchmark: (min, max) of the lesion's contrast draws (0-1); default: the variant's
     "Draw subject `i` of a cohort, deterministically from (seed, i)."
     check_variant(variant)
     lesion_radius = VARIANTS[variant]["lesion_radius"] if lesion_radius is None else lesion_radius
@@ -123,14 +133,16 @@ def sample_subject(i: int, seed: int = 0, lesion_rate: float = 0.5, age_range=(2
         radius = float(rng.uniform(*lesion_radius))
     a = (age - age_range[0]) / (age_range[1] - age_range[0])
     if variant == "benchmark": return _benchmark_subject(rng, Subject(f"sub-{i + 1:04d}", sex, age, lesion, side, center, radius,
-                                                                  1.0, 1.0, [], [], [seed, i], variant), a)
+                                                                  1.0, 1.0, [], [], [seed, i], variant), a,
+                                                         VARIANTS[variant]["lesion_contrast"] if lesion_contrast is None else lesion_contrast)
     head = (1.06 if sex == "M" else 0.96) + float(rng.normal(0, 0.012))
     vent = 1.0 + 0.5 * a + float(rng.normal(0, 0.03))
     return Subject(f"sub-{i + 1:04d}", sex, age, lesion, side, center, radius, head, vent,
                    [round(float(v), 3) for v in rng.normal(0, 3, 3)], [round(float(v), 3) for v in rng.normal(0, 2, 3)], [seed, i])
 
-def _benchmark_subject(rng, s: Subject, a: float) -> Subject:
-    "Fill in the benchmark's latent variables of `s` (age as `a`, 0-1 over the age range): each label reaches the images through weak, noisy cues."
+def _benchmark_subject(rng, s: Subject, a: float, contrast=(0.30, 0.85)) -> Subject:
+    """Fill in the benchmark's latent variables of `s` (age as `a`, 0-1 over the age range): each label reaches the images through weak,
+    noisy cues; a lesion's T1 level and its dMRI/fMRI severity come from two independent draws from the `contrast` range."""
     m = 1.0 if s.sex == "M" else -1.0
     s.head_scale = 1.0 + 0.02 * m + float(rng.normal(0, 0.04))                 # Cohen's d = 1 between the sexes
     s.regional_expansion = 0.03 * m + float(rng.normal(0, 0.12))                # d = 0.5
@@ -139,7 +151,7 @@ def _benchmark_subject(rng, s: Subject, a: float) -> Subject:
     s.wm_change = float(np.clip(0.3 * a + rng.normal(0, 0.1), 0, 0.6))
     s.warp_mm = np.round(rng.normal(0, 3.0, (3, 8)), 3).tolist()
     if s.lesion:
-        s.lesion_level, s.lesion_severity = float(rng.uniform(0.15, 0.75)), float(rng.uniform(0.3, 1.0))
+        s.lesion_level, s.lesion_severity = 1 - float(rng.uniform(*contrast)), float(rng.uniform(*contrast))
         s.lesion_shape = [round(float(v), 3) for v in rng.normal(0, 0.15, 7)]
     s.gain = float(rng.normal(1.0, 0.05))
     s.rotation_deg, s.shift_mm = [round(float(v), 3) for v in rng.normal(0, 3, 3)], [round(float(v), 3) for v in rng.normal(0, 2, 3)]
@@ -325,6 +337,7 @@ class SynthConfig:
     fractions: tuple | None = None        # train/val/test fractions of the subjects
     variant: str = "plumbing"             # "plumbing" (labels plain in the pixels) or "benchmark" (weak, overlapping cues)
     split_sizes: tuple | None = None      # (train, val, test) subject counts, instead of `fractions`
+    lesion_contrast: tuple | None = None  # benchmark: (min, max) of the lesion's contrast draws (0-1; T1 level = 1 - contrast)
 
     def __post_init__(self):
         check_variant(self.variant)
@@ -352,7 +365,8 @@ def _save(data, affine, path, zooms_t=None):
 
 def write_subject(cfg: SynthConfig, i: int, out: str | os.PathLike) -> dict:
     "Write subject `i`'s images under `out` (BIDS layout); returns its manifest record (split not yet set)."
-    out = Path(out); s = sample_subject(i, cfg.seed, cfg.lesion_rate, lesion_radius=cfg.lesion_radius, variant=cfg.variant)
+    out = Path(out); s = sample_subject(i, cfg.seed, cfg.lesion_rate, lesion_radius=cfg.lesion_radius, variant=cfg.variant,
+                                        lesion_contrast=cfg.lesion_contrast)
     rng = np.random.default_rng([cfg.seed, i, 1])
     sub = out / s.subject_id; paths = {}
     if {"T1", "dMRI"} & set(cfg.modalities):
@@ -490,3 +504,32 @@ def ground_truth_table(records) -> pd.DataFrame:
                         "lesion": r["metadata"]["lesion"], "left": r["metadata"]["lesion_side"] == "left"} for r in records])
     return df.groupby(["split", "sex"]).agg(subjects=("age", "size"), age_mean=("age", "mean"), age_min=("age", "min"),
                                             age_max=("age", "max"), lesions=("lesion", "sum"), left_lesions=("left", "sum")).round(1)
+
+# %% ../nbs/03_synth.ipynb #17291cec
+LESION_SIGNS = {"T1": (-1,), "dMRI": (-1,), "rsfMRI": (0, 1)}   # per model-input channel: the direction a lesion moves it (0: not read)
+
+def _robust_standardised(v: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    "`v` minus its median over `mask`, divided by its interquartile range there (an image's gain and offset taken out)."
+    q1, q2, q3 = np.percentile(v[mask], [25, 50, 75])
+    return (v - q2) / max(q3 - q1, 1e-6)
+
+def _mirror_difference(v: np.ndarray) -> np.ndarray: return v - v[::-1]      # each voxel minus its left-right mirror (axis 0: x)
+
+def normative_lesion_scores(controls: np.ndarray,    # (N, C, D, H, W) model inputs of lesion-free training subjects
+                            images: np.ndarray,      # (M, C, D, H, W) model inputs to score
+                            signs=(-1,),             # per channel: +1 / -1 the direction a lesion moves it, 0 not read
+                            sigma: float = 1.0,      # Gaussian smoothing of the z-map (voxels)
+                            mirror: bool = False) -> np.ndarray:   # z-scores of each voxel minus its mirror voxel instead
+    "A detector that learns nothing: per image the largest signed, smoothed z-score against the controls inside their common brain (M,)."
+    scores, step = np.full(len(images), -np.inf), _mirror_difference if mirror else (lambda v: v)
+    for c, sign in enumerate(signs):
+        if not sign: continue
+        mask = (controls[:, c] != 0).all(0)                              # brain in every control
+        if mirror: mask &= mask[::-1]
+        ref = np.stack([step(_robust_standardised(v, mask)) for v in controls[:, c]])
+        mean, sd = ref.mean(0), ref.std(0)
+        sd = np.maximum(sd, np.median(sd[mask]))                         # edge voxels with tiny SDs do not dominate
+        for k, v in enumerate(images[:, c]):
+            z = np.where(mask, sign * (step(_robust_standardised(v, mask)) - mean) / sd, 0.0)
+            scores[k] = max(scores[k], ndimage.gaussian_filter(z, sigma)[mask].max())
+    return scores
