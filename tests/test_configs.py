@@ -62,8 +62,9 @@ TESTED = ["llava-1.5-7b-lora.yaml", "llava-1.5-7b-deepspeed.yaml", "blip2-flan-t
 
 
 def test_every_config_is_checked():
-    # quickstart.yaml: tests/test_papermill.py; vqa-quickstart.yaml: tests/test_vqa.py (trained through nbs/vqa.ipynb)
-    assert sorted(p.name for p in CONFIGS.glob("*.yaml")) == sorted(["quickstart.yaml", "vqa-quickstart.yaml", *TESTED]), "a config without a test"
+    # quickstart.yaml: tests/test_papermill.py; vqa-quickstart.yaml: tests/test_vqa.py (trained through nbs/vqa.ipynb);
+    # pretrain-quickstart.yaml: tests/test_pretrain.py (nbs/pretrain.ipynb on a tiny config)
+    assert sorted(p.name for p in CONFIGS.glob("*.yaml")) == sorted(["quickstart.yaml", "vqa-quickstart.yaml", "pretrain-quickstart.yaml", *TESTED]), "a config without a test"
 
 
 def test_llava_lora(ukb):

@@ -1,0 +1,41 @@
+"""The pre-training task notebook end to end on CPU: `papermill nbs/pretrain.ipynb` with a config over a tiny synthetic
+cohort (T1 at 16³) pre-trains tiny-blip for a few steps (ITC, ITM and LM logged one by one) and scores retrieval on `val`."""
+import json, os, subprocess, sys
+from pathlib import Path
+
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_pretrain_notebook_trains_and_scores_retrieval(tmp_path):
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "BRAINVLM_BASE_DIR": str(tmp_path / "base"), "OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg"}
+    cohort = tmp_path / "cohort"
+    subprocess.run(["brainvlm", "synth", "--n", "16", "--grid", "16", "--modalities", "T1", "--workers", "1", "--out", str(cohort)],
+                   check=True, env=env, capture_output=True)
+    config = tmp_path / "pretrain.yaml"
+    config.write_text(f"""
+run_name: run
+output_root: {tmp_path / 'runs'}
+cohorts: [{cohort / 'cohort.yaml'}]
+max_seq_length: 48
+dataset:
+  T1: {{manifest: ['{cohort}/manifest_{{split}}.json'], img_size: [16, 16, 16]}}
+model: {{hf_name: tiny-blip, train: [patch_embed, vision, projector, lm], T1: {{patch_size: [8, 8, 8]}}}}
+trainer: {{max_steps: 100, learning_rate: 1.0e-3, per_device_train_batch_size: 4, logging_steps: 1, save_steps: 100,
+           answer_samples_every: 0, report_to: [], disable_tqdm: true}}
+""")
+    r = subprocess.run([sys.executable, "-m", "papermill", str(ROOT / "nbs" / "pretrain.ipynb"), str(tmp_path / "out.ipynb"), "--cwd", str(ROOT),
+                        "-p", "config", str(config), "-p", "max_steps", "3", "-p", "split", "val", "-y", "pool_sizes: [2, 64]"],
+                       capture_output=True, text=True, env=env, timeout=600)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-5000:]
+    run = tmp_path / "runs" / "run"
+    history = json.loads((run / "log_history.json").read_text())
+    assert history[-1]["step"] == 3
+    logged = {k for h in history for k in h}
+    assert {"loss/T1/itc", "loss/T1/itm", "loss/T1/lm"} <= logged, logged     # each loss on its own
+    table = pd.read_csv(run / "eval-val" / "retrieval.csv")
+    scored, skipped = table[table.pool == 2], table[table.pool == 64]
+    assert (scored.n > 0).all() and set(scored.method) == {"itc", "itc+itm"} and set(scored.direction) == {"image-to-text", "text-to-image"}
+    assert (skipped.n == 0).all() and skipped.note.str.startswith("skipped").all()   # a pool larger than the split's captions is not computed
+    assert (run / "final" / "model.safetensors").exists()
