@@ -12,10 +12,11 @@ from .evaluate import add_evaluate_command
 from .scale import add_scale_commands
 from .tasks import add_task_commands
 from .pmc import add_pmc_command
+from .vqa_eval import add_vqa_command
 
 def main(argv=None):
     "The `brainvlm` command line with every chapter's subcommands."
-    launch.main(argv, extra=[add_scale_commands, add_evaluate_command, add_task_commands, add_pmc_command])
+    launch.main(argv, extra=[add_scale_commands, add_evaluate_command, add_task_commands, add_pmc_command, add_vqa_command])
 
 # %% ../nbs/99_main.ipynb #0e1b9066
 if __name__ == "__main__" and "ipykernel" not in sys.modules and "execnb" not in sys.modules: main()

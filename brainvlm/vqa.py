@@ -4,26 +4,30 @@
 
 # %% ../nbs/10a_vqa.ipynb #3451a5ba
 from __future__ import annotations
-import json, resource, time
+import json, resource, string, time
+from collections import Counter
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+import pandas as pd
 import torch
 from omegaconf import OmegaConf
 from torch.utils.data import DataLoader
 
-from .core import ConfigError, get_modality, load_config, write_json
+from .core import IMAGE_TOKEN, ConfigError, get_modality, load_config, write_json
 from .cohorts import SPLITS, write_manifest
-from .data import ModalityCollator
+from .data import ModalityCollator, conversation_samples
 from .models import apply_freeze_policy, family_of, parameter_table
-from .run import build_datasets, dotlist_overrides, load_run_config, manifests, resolve_config, run_dir_for, train
+from .run import build_datasets, load_run_config, manifests, resolve_config, run_dir_for, train
+from .evaluate import bootstrap_interval, wilson_interval
 from .vqa2d import ingest_vqa, make_vqa_cohort, write_vqa_manifests
 
 # %% auto #0
 __all__ = ['SUMMARY_FIELDS', 'VQA_QUICKSTART_CONFIG', 'VQA_QUICKSTART_COHORT', 'vqa_modality', 'left_padded', 'generate_answers',
-           'vqa_overrides', 'image_subset', 'answer_loss', 'peak_memory_mb', 'images_per_split', 'training_summary',
-           'train_vqa', 'prepare_vqa_quickstart']
+           'vqa_overrides', 'image_subset', 'normalize_answer', 'exact_match', 'token_f1', 'training_answers',
+           'majority_answers', 'held_out_answers', 'question_scores', 'answer_scores', 'answer_loss', 'peak_memory_mb',
+           'images_per_split', 'score_test_images', 'training_summary', 'train_vqa', 'prepare_vqa_quickstart']
 
 # %% ../nbs/10a_vqa.ipynb #03735589
 def vqa_modality(cfg) -> str:
@@ -89,7 +93,79 @@ SUMMARY_FIELDS = {
     "parameters_by_part": "{part: {total, trainable}} (patch_embed, vision, projector, lm, lm_lora)",
     "model": "the base (`model.hf_name`)", "lora": "the `lora:` section, or null", "quantization_bits": "8, 4 or null",
     "peak_memory_mb": "peak GPU memory allocated (CUDA), else the process's peak resident memory",
-    "wall_time_s": "seconds from reading the config to the summary (training, saving, the val loss)"}
+    "test_scores": "{category: {<question>_exact_match, <question>_token_f1, each with _ci (95%: Wilson; bootstrap), <question>_n, "
+                   "baselines: {majority: the same keys}}} on the test images (`answer_scores`; `metrics_table` shows it)",
+    "majority_answers": "{category: {question: the most frequent training answer}}: what the majority baseline answers",
+    "wall_time_s": "seconds from reading the config to the summary (training, saving, the val loss, the test answers)"}
+
+# %% ../nbs/10a_vqa.ipynb #f091c652
+_DELETE_PUNCTUATION = str.maketrans("", "", string.punctuation)
+
+def normalize_answer(text: str) -> str:
+    "An answer as the scores compare it: lower case, punctuation deleted, whitespace collapsed."
+    return " ".join(str(text).lower().translate(_DELETE_PUNCTUATION).split())
+
+def exact_match(answer: str, reference: str) -> bool:
+    "Whether two answers are equal after `normalize_answer`."
+    return normalize_answer(answer) == normalize_answer(reference)
+
+def token_f1(answer: str, reference: str) -> float:
+    "SQuAD's token F1 of an answer against its reference after `normalize_answer` (1.0 when both are empty)."
+    a, r = normalize_answer(answer).split(), normalize_answer(reference).split()
+    if not a or not r: return float(a == r)
+    common = sum((Counter(a) & Counter(r)).values())
+    return 0.0 if common == 0 else 2 * common / (len(a) + len(r))
+
+# %% ../nbs/10a_vqa.ipynb #6e77e8be
+def training_answers(cfg, modality: str) -> dict[str, dict[str, Counter]]:
+    "{category: {question: Counter of its answers}} over the run's training images (a question is its turn's `kind`)."
+    out = {}
+    for man in manifests(cfg, modality, "train"):
+        for r in man:
+            if modality not in r["modality_paths"]: continue
+            for turn, question in conversation_samples(r["conversations"], split_turns=True):
+                out.setdefault(r["cohort"], {}).setdefault(question, Counter())[turn[-1]["value"]] += 1
+    return out
+
+def majority_answers(counts: dict[str, dict[str, Counter]]) -> dict[str, dict[str, str]]:
+    "{category: {question: its most frequent training answer}} from `training_answers`."
+    return {c: {q: n.most_common(1)[0][0] for q, n in qs.items()} for c, qs in counts.items()}
+
+# %% ../nbs/10a_vqa.ipynb #102dcb48
+@torch.no_grad()
+def held_out_answers(model, text, tokenizer, dataset,             # a per-question dataset (split_turns) of held-out images
+                     batch_size: int = 16, max_new_tokens: int = 32) -> pd.DataFrame:
+    "One row per image and question: category, subject_id, image (path), question (its name), question_text, answer (greedy), reference."
+    rows, m = [], dataset.modality
+    for start in range(0, len(dataset), batch_size):
+        idx = range(start, min(start + batch_size, len(dataset)))
+        samples, qa = [dataset[i] for i in idx], [dataset.question_answer(i) for i in idx]
+        pixels = torch.stack([s["pixel_values"][m] for s in samples]).to(model.device)
+        answers = generate_answers(model, text, tokenizer, pixels, m, [q for q, _ in qa], max_new_tokens)
+        for i, s, (q, ref), a in zip(idx, samples, qa, answers):
+            rec = dataset.manifest[dataset.items[i][0]]
+            rows.append({"category": rec["cohort"], "subject_id": s["subject_id"], "image": str(dataset.manifest.path_of(rec, m)),
+                         "question": s["task_id"], "question_text": q.replace(IMAGE_TOKEN, "").strip(), "answer": a, "reference": ref})
+    return pd.DataFrame(rows)
+
+# %% ../nbs/10a_vqa.ipynb #992ed934
+def question_scores(question: str, answers: Sequence[str], references: Sequence[str]) -> dict:
+    "`<question>_exact_match` and `<question>_token_f1` of answers against references, each with its 95% interval (`_ci`)."
+    em = np.array([exact_match(a, r) for a, r in zip(answers, references)], bool)
+    f1 = np.array([token_f1(a, r) for a, r in zip(answers, references)], float)
+    return {f"{question}_exact_match": float(em.mean()), f"{question}_exact_match_ci": list(wilson_interval(int(em.sum()), len(em))),
+            f"{question}_token_f1": float(f1.mean()), f"{question}_token_f1_ci": list(bootstrap_interval(lambda x: x.mean(-1), f1, batched=True))}
+
+def answer_scores(rows: pd.DataFrame, majority: dict[str, dict[str, str]]) -> dict:
+    "{category: model scores per question (`question_scores`, `<question>_n`) and `baselines.majority`}, from `held_out_answers` rows."
+    out = {}
+    for c, df in rows.groupby("category", sort=False):
+        model, base = {}, {}
+        for q, d in df.groupby("question", sort=False):
+            model |= question_scores(q, d.answer, d.reference) | {f"{q}_n": len(d)}
+            base |= question_scores(q, [majority.get(c, {}).get(q, "")] * len(d), d.reference)
+        out[c] = model | {"baselines": {"majority": base}}
+    return out
 
 # %% ../nbs/10a_vqa.ipynb #615a9089
 @torch.no_grad()
@@ -116,9 +192,21 @@ def images_per_split(cfg, modality: str) -> dict[str, int]:
     return {s: len({(r["cohort"], r["subject_id"]) for man in manifests(cfg, modality, s, missing_ok=True)
                     for r in man if modality in r["modality_paths"]}) for s in SPLITS}
 
+def score_test_images(run: Path, cfg, model, proc) -> tuple[dict, dict]:
+    "The run's answers on its test images (written to `run/test_answers.csv`) scored beside the majority answer: (`answer_scores`, majority answers)."
+    m, text = vqa_modality(cfg), proc.conversation_tokenizer(max_seq_length=cfg.max_seq_length)
+    counts = training_answers(cfg, m); majority = majority_answers(counts)
+    longest = max(len(proc.tokenizer(a, add_special_tokens=False).input_ids) for qs in counts.values() for n in qs.values() for a in n)
+    test = build_datasets(cfg, text, "test").datasets.values()          # empty without test images
+    rows = [held_out_answers(model, text, proc.tokenizer, ds, cfg.trainer.per_device_train_batch_size, longest + 4) for ds in test]
+    rows = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=["category", "question", "answer", "reference"])
+    rows.to_csv(run / "test_answers.csv", index=False)
+    return answer_scores(rows, majority), majority
+
 def training_summary(run: str | Path, seconds: float) -> dict:
-    "The fields of `SUMMARY_FIELDS` for a finished run (its final model loaded back for the val loss), written to `run/training_summary.json`."
+    "The fields of `SUMMARY_FIELDS` for a finished run (its final model loaded back for the val loss and the test answers), written to `run/training_summary.json`."
     from brainvlm.evaluate import load_run
+    t0 = time.perf_counter()
     run = Path(run); cfg = load_run_config(run); m = vqa_modality(cfg)
     history = json.loads((run / "log_history.json").read_text())
     end, logged = history[-1], [h["loss"] for h in history if "loss" in h]
@@ -126,6 +214,7 @@ def training_summary(run: str | Path, seconds: float) -> dict:
     apply_freeze_policy(model, list(model.config.train))              # what the run trained (LoRA: the adapters too)
     parts = parameter_table(model)
     val = build_datasets(cfg, proc.conversation_tokenizer(max_seq_length=cfg.max_seq_length), "val")
+    scores, majority = score_test_images(run, cfg, model, proc)
     summary = {"category": cfg.only_cohort or "all", "images": images_per_split(cfg, m), "epochs": end.get("epoch"), "steps": end.get("step"),
                "train_loss": end.get("train_loss"), "last_logged_loss": logged[-1] if logged else None,
                "val_loss": answer_loss(model, val, proc.tokenizer.pad_token_id, cfg.trainer.per_device_train_batch_size),
@@ -133,7 +222,8 @@ def training_summary(run: str | Path, seconds: float) -> dict:
                "parameters_by_part": {p: {k: int(v) for k, v in r.items()} for p, r in parts.drop(index="all").to_dict("index").items()},
                "model": cfg.model.hf_name, "lora": OmegaConf.to_container(cfg.lora) if cfg.get("lora") else None,
                "quantization_bits": cfg.quantization.bits if cfg.get("quantization") else None,
-               "peak_memory_mb": round(peak_memory_mb(), 1), "wall_time_s": round(seconds, 1)}
+               "peak_memory_mb": round(peak_memory_mb(), 1), "test_scores": scores, "majority_answers": majority,
+               "wall_time_s": round(seconds + time.perf_counter() - t0, 1)}
     write_json(summary, run / "training_summary.json")
     return summary
 
@@ -144,19 +234,17 @@ def train_vqa(config: str | Path | dict | None,           # a run config with on
               ) -> Path:
     "Train one VQA run with `brainvlm.run.train` (on `num_images` images if given) and write its `training_summary.json`; returns the run folder."
     t0 = time.perf_counter()
-    overrides = dotlist_overrides(overrides)
-    raw = OmegaConf.merge(OmegaConf.create(config), load_config(None, overrides)) if isinstance(config, dict) else load_config(config, overrides)
-    cfg = resolve_config(raw); m = vqa_modality(cfg); run = run_dir_for(cfg)
+    cfg = resolve_config(config, overrides); m = vqa_modality(cfg); run = run_dir_for(cfg)   # checked once, secrets included
     if num_images is not None:
         if (run / "config.yaml").exists() and not cfg.resume: raise ConfigError(f"{run} already holds a run; choose another run_name or set resume=true")
-        raw.dataset[m].update(image_subset(cfg, m, num_images, run / "manifests", cfg.seed))
-    run = train(raw)
+        cfg.dataset[m].update(image_subset(cfg, m, num_images, run / "manifests", cfg.seed))
+    run = train(cfg)                                            # a resolved config resolves to itself
     training_summary(run, time.perf_counter() - t0)
     return run
 
 # %% ../nbs/10a_vqa.ipynb #9adebad7
 VQA_QUICKSTART_CONFIG = Path("configs/vqa-quickstart.yaml")    # in the repository; its paths are relative to the repository root
-VQA_QUICKSTART_COHORT = dict(categories=["femur", "abdomen", "trans_thalamic"], images_per_category=24, size=64, seed=0)   # `make_vqa_cohort`
+VQA_QUICKSTART_COHORT = dict(categories=["femur", "abdomen", "trans_thalamic"], images_per_category=100, size=64, seed=0)   # `make_vqa_cohort`
 
 def prepare_vqa_quickstart(config: str | Path = VQA_QUICKSTART_CONFIG) -> tuple[Path, str]:
     "The VQA quickstart config and a fresh run name (`run-N`); the synthetic cohort its `cohorts:` names is written on first use, reused after."
