@@ -145,7 +145,9 @@ def _reusable_cohort(cohort_dir: Path, cfg: synth.SynthConfig) -> bool:
     from brainvlm.cohorts import read_json
     if synth.cohort_state(cohort_dir) != "complete": return False
     made_with = read_json(cohort_dir / "dataset_description.json", "cohort description")["GeneratedBy"][0].get("Config")
-    if made_with != json.loads(json.dumps(asdict(cfg))):
+    now = json.loads(json.dumps(asdict(cfg)))
+    now = {k: v for k, v in now.items() if k in made_with or v is not None}   # an option added since, left at None, changed nothing
+    if made_with != now:
         raise BrainVLMError(f"{cohort_dir} holds a cohort made with other options {made_with}; choose another --out")
     return True
 

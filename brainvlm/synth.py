@@ -21,11 +21,12 @@ from .io import package_data, MNI152_T1
 from .cohorts import make_conversations, split_subjects, write_manifest, register_cohorts, SPLITS
 
 # %% auto #0
-__all__ = ['FOV_MM', 'BRAIN_CENTER', 'LESION_LADDER', 'BENCHMARK_RUNG', 'VARIANTS', 'MEDIAL_TEMPORAL', 'WARP_HALF_MM', 'CSF_T1',
-           'WM_T1', 'NETWORKS', 'INCOMPLETE_MARKER', 'LESION_SIGNS', 'template', 'grid_affine', 'check_variant',
-           'Subject', 'sample_subject', 'warp_points', 'partition', 'anatomy', 'synth_t1', 'gradient_table_dipy',
-           'synth_dwi', 'network_sources', 'synth_bold', 'SynthConfig', 'write_subject', 'cohort_yaml', 'cohort_state',
-           'make_cohort', 'show_subjects', 'ground_truth_table', 'normative_lesion_scores']
+__all__ = ['FOV_MM', 'BRAIN_CENTER', 'LESION_LADDER', 'BENCHMARK_RUNG', 'FIRST_LESIONS', 'VARIANTS', 'MEDIAL_TEMPORAL',
+           'WARP_HALF_MM', 'CSF_T1', 'WM_T1', 'NETWORKS', 'INCOMPLETE_MARKER', 'LESION_SIGNS', 'template',
+           'grid_affine', 'check_variant', 'Subject', 'sample_subject', 'warp_points', 'partition', 'anatomy',
+           'synth_t1', 'gradient_table_dipy', 'synth_dwi', 'network_sources', 'synth_bold', 'SynthConfig',
+           'write_subject', 'cohort_yaml', 'cohort_state', 'make_cohort', 'show_subjects', 'ground_truth_table',
+           'normative_lesion_scores']
 
 # %% ../nbs/03_synth.ipynb #8b642883
 _NILEARN = ("nilearn", "datasets", "data")
@@ -66,11 +67,13 @@ LESION_LADDER = (     # the benchmark's lesion settings, ordered by how plainly 
     dict(lesion_radius=(10.0, 16.0), lesion_contrast=(0.75, 0.95)),
     dict(lesion_radius=(12.0, 18.0), lesion_contrast=(0.85, 0.95)),
 )
-BENCHMARK_RUNG = 0    # the first rung meeting the visibility protocol on val; none did (bench/bench_lesion_visibility.py): the first stays
+BENCHMARK_RUNG = None    # the first rung meeting the visibility protocol on val: none did (bench/bench_lesion_visibility.py)
+FIRST_LESIONS = dict(lesion_radius=(5.0, 15.0), lesion_contrast=None)   # so the first benchmark's lesions stay (`_benchmark_subject`)
 
 VARIANTS = {      # the `SynthConfig` options each variant fills in when they are left at None
     "plumbing": dict(n=200, grid=64, fmri_grid=48, frames=40, lesion_radius=(12.0, 18.0), fractions=(0.7, 0.15, 0.15)),
-    "benchmark": dict(n=500, grid=48, fmri_grid=32, frames=40, fractions=(0.3, 0.1, 0.6), **LESION_LADDER[BENCHMARK_RUNG]),
+    "benchmark": dict(n=500, grid=48, fmri_grid=32, frames=40, fractions=(0.3, 0.1, 0.6),
+                      **(FIRST_LESIONS if BENCHMARK_RUNG is None else LESION_LADDER[BENCHMARK_RUNG])),
 }
 
 def check_variant(variant: str) -> str:
@@ -140,9 +143,10 @@ def sample_subject(i: int, seed: int = 0, lesion_rate: float = 0.5, age_range=(2
     return Subject(f"sub-{i + 1:04d}", sex, age, lesion, side, center, radius, head, vent,
                    [round(float(v), 3) for v in rng.normal(0, 3, 3)], [round(float(v), 3) for v in rng.normal(0, 2, 3)], [seed, i])
 
-def _benchmark_subject(rng, s: Subject, a: float, contrast=(0.30, 0.85)) -> Subject:
+def _benchmark_subject(rng, s: Subject, a: float, contrast=None) -> Subject:
     """Fill in the benchmark's latent variables of `s` (age as `a`, 0-1 over the age range): each label reaches the images through weak,
-    noisy cues; a lesion's T1 level and its dMRI/fMRI severity come from two independent draws from the `contrast` range."""
+    noisy cues; a lesion's T1 level and its dMRI/fMRI severity come from two independent draws: from the `contrast` range
+    (a rung of `LESION_LADDER`), or with None the first benchmark's (level 0.15-0.75, severity 0.3-1.0)."""
     m = 1.0 if s.sex == "M" else -1.0
     s.head_scale = 1.0 + 0.02 * m + float(rng.normal(0, 0.04))                 # Cohen's d = 1 between the sexes
     s.regional_expansion = 0.03 * m + float(rng.normal(0, 0.12))                # d = 0.5
@@ -151,7 +155,8 @@ def _benchmark_subject(rng, s: Subject, a: float, contrast=(0.30, 0.85)) -> Subj
     s.wm_change = float(np.clip(0.3 * a + rng.normal(0, 0.1), 0, 0.6))
     s.warp_mm = np.round(rng.normal(0, 3.0, (3, 8)), 3).tolist()
     if s.lesion:
-        s.lesion_level, s.lesion_severity = 1 - float(rng.uniform(*contrast)), float(rng.uniform(*contrast))
+        if contrast is None: s.lesion_level, s.lesion_severity = float(rng.uniform(0.15, 0.75)), float(rng.uniform(0.3, 1.0))   # the first lesions
+        else: s.lesion_level, s.lesion_severity = 1 - float(rng.uniform(*contrast)), float(rng.uniform(*contrast))
         s.lesion_shape = [round(float(v), 3) for v in rng.normal(0, 0.15, 7)]
     s.gain = float(rng.normal(1.0, 0.05))
     s.rotation_deg, s.shift_mm = [round(float(v), 3) for v in rng.normal(0, 3, 3)], [round(float(v), 3) for v in rng.normal(0, 2, 3)]
