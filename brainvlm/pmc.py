@@ -25,7 +25,7 @@ __all__ = ['EUTILS', 'PMC_BUCKET', 'BIOC_JSON', 'NCBI_RATE', 'NCBI_KEY_RATE', 'B
            'search_pmc', 'OAFiles', 's3_to_https', 'parse_xml', 'latest_metadata_key', 'oa_files', 'normalise_licence',
            'licence_allowed', 'element_text', 'caption_text', 'Figure', 'Article', 'permissions_licence',
            'jats_figures', 'parse_jats', 'parse_bioc', 'split_subcaptions', 'match_graphic', 'safe_file_name',
-           'check_image', 'figure_pairs', 'build_pmc_corpus', 'pmc_command', 'add_pmc_command']
+           'unique_file_name', 'check_image', 'figure_pairs', 'build_pmc_corpus', 'pmc_command', 'add_pmc_command']
 
 # %% ../nbs/03b_pmc.ipynb #72369700
 EUTILS = "https://eutils.ncbi.nlm.nih.gov/entrez/eutils"
@@ -94,15 +94,16 @@ def _retry_after(err: urllib.error.HTTPError) -> float | None:
 
 # %% ../nbs/03b_pmc.ipynb #fa722792
 class HTTPFetch:
-    "`fetch(url) -> bytes` over HTTPS: a per-host rate limit, retries with exponential backoff on 429, 5xx and network errors."
+    "`fetch(url) -> bytes` over HTTPS: a per-host rate limit, retries with exponential backoff on 429, 5xx and network errors, a size cap."
     def __init__(self, limiter: RateLimiter | None = None,   # default: `host_rates()`
                  retries: int = 4,                            # tries after the first
                  backoff: float = 1.0,                        # seconds before the first retry; doubled for each next one
                  timeout: float = 60.0, email: str | None = None,
+                 max_bytes: int = 200_000_000,                # the largest answer read (figure images included); larger: a FetchError
                  opener: Callable | None = None,              # `urllib.request.urlopen` or a stand-in
                  sleep: Callable[[float], None] = time.sleep):
         self.limiter = limiter or RateLimiter(host_rates())
-        self.retries, self.backoff, self.timeout, self.sleep = retries, backoff, timeout, sleep
+        self.retries, self.backoff, self.timeout, self.max_bytes, self.sleep = retries, backoff, timeout, max_bytes, sleep
         self.opener = opener or urllib.request.urlopen
         self.headers = {"User-Agent": f"{TOOL} (PMC caption corpus{'; mailto:' + email if email else ''})"}
 
@@ -110,12 +111,16 @@ class HTTPFetch:
         for attempt in range(self.retries + 1):
             self.limiter.wait(url)
             try:
-                with self.opener(urllib.request.Request(url, headers=self.headers), timeout=self.timeout) as r: return r.read()
+                with self.opener(urllib.request.Request(url, headers=self.headers), timeout=self.timeout) as r:
+                    data, status = r.read(self.max_bytes + 1), getattr(r, "status", 200)
             except urllib.error.HTTPError as e:
                 status, reason, wait = e.code, f"HTTP {e.code} {e.reason}", _retry_after(e)
                 if e.code not in RETRY_STATUS: raise FetchError(reason, url, e.code) from None
             except (OSError, http.client.HTTPException) as e:       # URLError, timeouts, refused and reset connections
                 status, reason, wait = None, f"network error ({getattr(e, 'reason', None) or e})", None
+            else:
+                if len(data) > self.max_bytes: raise FetchError(f"the answer is larger than {self.max_bytes} bytes (max_bytes)", url, status)
+                return data
             if attempt < self.retries: self.sleep(wait if wait is not None else self.backoff * 2 ** attempt)
         raise FetchError(f"{reason} after {self.retries + 1} tries", url, status)
 
@@ -403,6 +408,14 @@ def safe_file_name(name: str) -> str:
     name = re.sub(r"[^A-Za-z0-9._-]", "_", urllib.parse.unquote(name).replace("\\", "/").rsplit("/", 1)[-1]).lstrip(".")
     return name or "image"
 
+def unique_file_name(name: str, taken: dict[str, str]) -> str:
+    "`safe_file_name(name)`, with `-2`, `-3`, ... before its suffix when it is `taken` (safe name -> media name) by another name; recorded in `taken`."
+    safe = safe_file_name(name); stem, suffix = Path(safe).stem, Path(safe).suffix
+    out, n = safe, 1
+    while taken.get(out, name) != name: n += 1; out = f"{stem}-{n}{suffix}"
+    taken[out] = name
+    return out
+
 def check_image(data: bytes, where: str, record: str | None = None) -> str:
     "The image format of `data` (Pillow's name) or a DataError naming the file."
     try:
@@ -463,7 +476,7 @@ def figure_pairs(files: OAFiles, art: Article, fetch: Callable[[str], bytes], ou
                  split: bool, log: SkipLog, left_out: Counter) -> list[dict]:
     "The pairs of one article, each image checked and written to `out/images/<PMCID>/`; figures left out are counted or logged."
     for _, why in art.unusable: left_out[why] += 1
-    folder, pairs = out / "images" / art.pmcid, []
+    folder, pairs, taken = out / "images" / art.pmcid, [], {}
     for fig in art.figures:
         if not licence_allowed(fig.licence or art.licence, licence): left_out["figure licence not allowed"] += 1; continue
         name = match_graphic(fig.graphic, list(files.media))
@@ -476,7 +489,7 @@ def figure_pairs(files: OAFiles, art: Article, fetch: Callable[[str], bytes], ou
             if e.transient: raise
             log.handle(FetchError(e.reason, url, e.status, art.pmcid)); continue
         except DataError as e: log.handle(e); continue
-        dest = folder / safe_file_name(name)
+        dest = folder / unique_file_name(name, taken)
         if not dest.resolve().is_relative_to(out.resolve()): raise DataError(f"image path {dest} leaves the output folder", url, art.pmcid)
         with atomic_write(dest) as f: f.write(data)
         pairs.append(_pair(fig, art, files, url, dest.relative_to(out).as_posix(), split))

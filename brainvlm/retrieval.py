@@ -9,6 +9,7 @@ from typing import Callable, Sequence
 import numpy as np
 import pandas as pd
 
+from .core import ConfigError, DataError
 from .evaluate import bootstrap_interval
 
 # %% auto #0
@@ -74,17 +75,6 @@ def rerank_ranks(scores: np.ndarray, match: np.ndarray,
     return ranks
 
 # %% ../nbs/09b_retrieval.ipynb #240d8dc6
-def _check_pairs(image_ids: np.ndarray, text_ids: np.ndarray, sim: np.ndarray):
-    "One-line errors for a similarity matrix that does not fit its identifiers, non-finite similarities, and items without a partner."
-    from brainvlm.core import ConfigError, DataError
-    if sim.shape != (len(image_ids), len(text_ids)):
-        raise ConfigError(f"sim has shape {sim.shape}; with {len(image_ids)} image and {len(text_ids)} text identifiers it must be {(len(image_ids), len(text_ids))}")
-    if not np.isfinite(sim).all():
-        raise DataError(f"sim[{', '.join(map(str, np.argwhere(~np.isfinite(sim))[0]))}] is not finite")
-    for side, a, b, other in (("image", image_ids, text_ids, "text"), ("text", text_ids, image_ids, "image")):
-        alone = sorted(set(a) - set(b))
-        if alone: raise DataError(f"{len(alone)} {side} identifier(s) have no {other}: {', '.join(alone[:3])}{' ...' if len(alone) > 3 else ''}")
-
 def _pool_ranks(image_ids, text_ids, sim, pool, itm_score, top_k) -> dict:
     "{(direction, method): ranks, (direction, 'candidates'|'matches'): per query} of one pool's queries."
     I, T = np.flatnonzero(np.isin(image_ids, pool)), np.flatnonzero(np.isin(text_ids, pool))
@@ -141,6 +131,18 @@ def retrieval_table(image_ids: Sequence[str], text_ids: Sequence[str],
     table = pd.DataFrame(rows)
     table.attrs.update(top_k=top_k, seed=seed, n_boot=n_boot)
     return table
+
+# %% ../nbs/09b_retrieval.ipynb #3ddbf32f
+def _check_pairs(image_ids: np.ndarray, text_ids: np.ndarray, sim: np.ndarray):
+    "One-line errors for a similarity matrix that does not fit its identifiers, non-finite similarities, and items without a partner."
+    if sim.shape != (len(image_ids), len(text_ids)):
+        raise ConfigError(f"sim has shape {sim.shape}; with {len(image_ids)} image and {len(text_ids)} text identifiers it must be {(len(image_ids), len(text_ids))}")
+    if not np.isfinite(sim).all():
+        raise DataError(f"sim[{', '.join(map(str, np.argwhere(~np.isfinite(sim))[0]))}] is not finite")
+    for side, a, b, other in (("image", image_ids, text_ids, "text"), ("text", text_ids, image_ids, "image")):
+        alone = sorted(set(a) - set(b))
+        if alone: raise DataError(f"{len(alone)} {side} identifier(s) have no {other}: {', '.join(alone[:3])}{' ...' if len(alone) > 3 else ''}")
+
 
 # %% ../nbs/09b_retrieval.ipynb #9bec9a04
 def format_retrieval(table: pd.DataFrame) -> pd.DataFrame:

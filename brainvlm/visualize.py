@@ -4,6 +4,7 @@
 
 # %% ../nbs/09c_visualize.ipynb #ebf65d2f
 from __future__ import annotations
+import functools
 from typing import Callable, NamedTuple, Sequence
 
 import numpy as np
@@ -29,12 +30,13 @@ def tokens_to_grid(tokens: torch.Tensor,                 # (B, N, C) or (B, 1 + 
     elif n != N: raise ConfigError(f"{n} tokens do not fit the grid {tuple(grid)} of {N} patches (or {N} + a CLS token)")
     return tokens.transpose(1, 2).reshape(B, C, *grid)      # (B, N, C) -> (B, C, g1, g2, ...)
 
-def upsample_map(cam: torch.Tensor,                      # (B, *grid) coarse map
-                 size: Sequence[int],                    # the input's spatial size
+def upsample_map(cam: torch.Tensor,                      # (B, *grid) coarse map; a space-time grid (B, x, y, z, t) is averaged over time
+                 size: Sequence[int],                    # the input's size; axes after the map's spatial ones (time) are ignored
                  layout: PatchLayout | None = None) -> torch.Tensor:
     "A coarse `(B, *grid)` map linearly interpolated to `(B, *size)`; with a padded `layout`, to the padded size, then cropped back to the input."
-    if layout is not None and len(cam.shape) - 1 == len(layout.grid) == 4: cam = cam.mean(-1)   # a space-time grid: averaged over time
+    if cam.ndim == 5: cam = cam.mean(-1)                  # a space-time grid (4D fMRI patches): the one place a map is averaged over time
     k = cam.ndim - 1
+    size = tuple(size)[:k]
     mode = {1: "linear", 2: "bilinear", 3: "trilinear"}[k]
     if layout is None: return F.interpolate(cam[:, None].float(), size=tuple(size), mode=mode, align_corners=False)[:, 0]
     padded = [g * p for g, p in zip(layout.grid[:k], layout.patch[:k])]
@@ -74,8 +76,7 @@ def grad_cam(model: torch.nn.Module,
     act, grad = act.detach().float(), grad.float()
     weights = grad.flatten(2).mean(2)                                       # (B, C): the score's mean gradient per channel
     cam = F.relu(torch.einsum("bc,bc...->b...", weights, act))             # (B, *grid)
-    if cam.ndim == 5: cam = cam.mean(-1)                                    # a space-time grid: averaged over time
-    cam = upsample_map(cam, inputs.shape[2:2 + cam.ndim - 1], layout)
+    cam = upsample_map(cam, inputs.shape[2:], layout)                      # (B, *size); a space-time grid averaged over time
     return (normalize_maps(cam) if normalize else cam).numpy()
 
 # %% ../nbs/09c_visualize.ipynb #79d78de6
@@ -87,10 +88,9 @@ def attention_map(weights,                               # (B, N) or (B, 1 + N) 
     layout = grid if isinstance(grid, PatchLayout) else None
     w = torch.as_tensor(np.asarray(weights, np.float32))
     cam = tokens_to_grid(w[..., None], layout.grid if layout is not None else tuple(grid))[:, 0]
-    if cam.ndim == 5: cam = cam.mean(-1)
     if size is None:
         if layout is None: raise ConfigError("attention_map needs the input's size (or a PatchLayout)")
-        size = layout.size[:cam.ndim - 1]
+        size = layout.size
     cam = upsample_map(cam, size, layout)
     return (normalize_maps(cam) if normalize else cam).numpy()
 
@@ -125,19 +125,19 @@ def texture_background(rng, size: Sequence[int]) -> np.ndarray:
     coarse, fine = (unit(gaussian_filter(rng.normal(size=size), s)) for s in (min(size) / 10, 1.0))
     return unit(coarse + 0.5 * fine + 0.3 * rng.normal(size=size)).astype(np.float32)
 
-_template_cache: dict = {}
+@functools.lru_cache(maxsize=8)
 def template_blocks(size: int) -> np.ndarray:
-    "The MNI152 T1 template (nilearn's) cropped to the brain, resampled isotropically so that its shortest axis spans 1.25 × `size` voxels, brain z-scored (background 0)."
-    if size not in _template_cache:
-        import nibabel as nib
-        from scipy.ndimage import zoom
-        from brainvlm.io import package_data, MNI152_T1
-        t1 = np.asarray(nib.load(package_data(*MNI152_T1)).dataobj, np.float32)
-        box = tuple(slice(i.min(), i.max() + 1) for i in np.nonzero(t1 > 0))
-        t1 = zoom(t1[box], 1.25 * size / min(t1[box].shape), order=1)
-        brain = t1 > 0.05 * t1.max()
-        _template_cache[size] = np.where(brain, (t1 - t1[brain].mean()) / t1[brain].std(), 0).astype(np.float32)
-    return _template_cache[size]
+    "The MNI152 T1 template (nilearn's) cropped to the brain, resampled isotropically so that its shortest axis spans 1.25 × `size` voxels, brain z-scored (background 0); cached, read-only."
+    import nibabel as nib
+    from scipy.ndimage import zoom
+    from brainvlm.io import package_data, MNI152_T1
+    t1 = np.asarray(nib.load(package_data(*MNI152_T1)).dataobj, np.float32)
+    box = tuple(slice(i.min(), i.max() + 1) for i in np.nonzero(t1 > 0))
+    t1 = zoom(t1[box], 1.25 * size / min(t1[box].shape), order=1)
+    brain = t1 > 0.05 * t1.max()
+    out = np.where(brain, (t1 - t1[brain].mean()) / t1[brain].std(), 0).astype(np.float32)
+    out.flags.writeable = False                          # shared by every call with this size
+    return out
 
 def mri_background(rng, size: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
     "A 3D background and its brain mask: a random block of `size` from the resampled MNI152 T1 (`template_blocks`), with a random gain and voxel noise."

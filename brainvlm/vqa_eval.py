@@ -129,7 +129,11 @@ def answer_grid(rows: "pd.DataFrame",            # `held_out_answers` rows (a ru
     from brainvlm.data import read_image_2d
     from brainvlm.vqa import exact_match
     questions, images = list(dict.fromkeys(rows.question)), list(dict.fromkeys(rows.image))[:n]
-    picks = [rows[(rows.image == im) & (rows.question == questions[k % len(questions)])].iloc[0] for k, im in enumerate(images)]
+    def pick(k: int, image) -> "pd.Series":
+        "The image's row of the question whose turn it is, or its first row when it lacks that question (a missing answer is skipped at ingest)."
+        mine = rows[rows.image == image]; turn = mine[mine.question == questions[k % len(questions)]]
+        return (turn if len(turn) else mine).iloc[0]
+    picks = [pick(k, im) for k, im in enumerate(images)]
     fig, axes = plt.subplots(math.ceil(len(picks) / cols), cols, figsize=(3.3 * cols, 4.9 * math.ceil(len(picks) / cols)), squeeze=False)
     wrap = lambda s: "\n".join(textwrap.wrap(str(s), width))
     for ax in axes.flat: ax.axis("off")
