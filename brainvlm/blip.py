@@ -172,27 +172,25 @@ def match_matrix(image_ids: torch.Tensor, text_ids: torch.Tensor,          # (B,
     "`(B, B_all)` booleans: sample i and sample j are a match (the same image, or the same caption)."
     return (image_ids[:, None] == image_ids_all[None]) | (text_ids[:, None] == text_ids_all[None])
 
-def _ids_or_positions(ids: torch.Tensor | None, n: int, device) -> torch.Tensor:
-    "Identifiers given, else this rank's global positions (every sample its own image and caption)."
-    if ids is not None: return ids
-    start = gather_features(torch.zeros(n, 1, device=device))[1]
-    return torch.arange(start, start + n, device=device)
+def _ids_or_positions(ids: torch.Tensor | None, start: int, n: int, device) -> torch.Tensor:
+    "Identifiers given, else this rank's global positions `start, ..., start + n - 1` (every sample its own image and caption)."
+    return ids if ids is not None else torch.arange(start, start + n, device=device)
 
 def itc_loss(image_feat: torch.Tensor, text_feat: torch.Tensor,    # (B, D) each, normalised
              temperature: torch.Tensor,
              image_ids: torch.Tensor | None = None, text_ids: torch.Tensor | None = None,   # (B,); default: positions
-            ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    "Symmetric InfoNCE over the global batch: (loss, sim_i2t `(B, B_all)`, sim_t2i `(B, B_all)`, matches `(B, B_all)`)."
+            ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, int]:
+    "Symmetric InfoNCE over the global batch: (loss, sim_i2t `(B, B_all)`, sim_t2i `(B, B_all)`, matches `(B, B_all)`, this rank's first column)."
     n, dev = image_feat.shape[0], image_feat.device
-    image_ids, text_ids = _ids_or_positions(image_ids, n, dev), _ids_or_positions(text_ids, n, dev)
-    image_all, text_all = gather_features(image_feat)[0], gather_features(text_feat)[0]
+    (image_all, start), text_all = gather_features(image_feat), gather_features(text_feat)[0]
+    image_ids, text_ids = _ids_or_positions(image_ids, start, n, dev), _ids_or_positions(text_ids, start, n, dev)
     ids_all = gather_features(torch.stack([image_ids, text_ids], 1))[0]
     match = match_matrix(image_ids, text_ids, ids_all[:, 0], ids_all[:, 1]).float()
     targets = match / match.sum(1, keepdim=True)
     sim_i2t, sim_t2i = image_feat @ text_all.T / temperature, text_feat @ image_all.T / temperature
     loss_i2t = -(F.log_softmax(sim_i2t, 1) * targets).sum(1).mean()
     loss_t2i = -(F.log_softmax(sim_t2i, 1) * targets).sum(1).mean()
-    return (loss_i2t + loss_t2i) / 2, sim_i2t, sim_t2i, match.bool()
+    return (loss_i2t + loss_t2i) / 2, sim_i2t, sim_t2i, match.bool(), start
 
 # %% ../nbs/06c_blip.ipynb #9d75de5d
 def hard_negatives(sim: torch.Tensor,                  # (B, B') similarities (over the temperature) of rows to candidates
@@ -229,9 +227,8 @@ def _blip_forward(self, pixel_values: torch.Tensor, input_ids: torch.Tensor, att
     if labels is None: labels = input_ids.masked_fill(attention_mask == 0, -100)
     image_embeds = self.image_embeds(pixel_values, modality)
     image_feat, text_feat = self.image_feat(image_embeds), self.text_feat(input_ids, attention_mask)
-    itc, sim_i2t, sim_t2i, match = itc_loss(image_feat, text_feat, _clamp_temperature(self), image_ids, text_ids)
-    n, start = len(input_ids), gather_features(image_feat.detach())[1]
-    local = slice(start, start + n)
+    itc, sim_i2t, sim_t2i, match, start = itc_loss(image_feat, text_feat, _clamp_temperature(self), image_ids, text_ids)
+    local = slice(start, start + len(input_ids))                      # this rank's columns of the global batch
     itm = itm_loss(self, image_embeds, input_ids, attention_mask, sim_i2t[:, local], sim_t2i[:, local], match[:, local])
     lm = self.caption_loss(image_embeds, input_ids, attention_mask, labels)
     return BlipPretrainingOutput(loss=itc + itm + lm, loss_itc=itc, loss_itm=itm, loss_lm=lm, image_feat=image_feat,
@@ -317,6 +314,15 @@ def blip_from_vanilla(config: BlipConfig, tower: Mapping, tokenizer=None) -> Vol
                             initializer_factor=config.initializer_factor,
                             image_token_id=None if tokenizer is None else tokenizer.convert_tokens_to_ids(IMAGE_TOKEN))
 
+def _load_decoder(model, weights: Mapping, source: str, target: str):
+    "Load `weights` into the model's decoder, or a one-line `ConfigError` naming both checkpoints and the first tensor that does not fit."
+    ours = model.text_decoder.state_dict()
+    bad = [f"{k} {tuple(v.shape)} vs {tuple(ours[k].shape)}" for k, v in weights.items() if k in ours and v.shape != ours[k].shape]
+    try: model.text_decoder.load_state_dict(weights)
+    except RuntimeError as e:
+        why = f"{len(bad)} tensors differ in shape, first {bad[0]}" if bad else " ".join(str(e).split())
+        raise ConfigError(f"the decoder of {source} does not fit the text model of {target} (another vocabulary or width?): {why}") from None
+
 def convert_blip(retrieval: str | os.PathLike,                 # a BlipForImageTextRetrieval: hub name (in the local cache) or folder
                  out_dir: str | os.PathLike,                   # the brainvlm model folder to write
                  captioning: str | os.PathLike | None = None,  # a BlipForConditionalGeneration whose decoder to take
@@ -330,7 +336,7 @@ def convert_blip(retrieval: str | os.PathLike,                 # a BlipForImageT
     with seeded(seed): model = VolumeBlipForPretraining.from_pretrained(path, config=cfg)
     if captioning is not None:
         decoder = BlipForConditionalGeneration.from_pretrained(resolve_base(captioning)).text_decoder
-        model.text_decoder.load_state_dict(decoder.state_dict())
+        _load_decoder(model, decoder.state_dict(), f"captioning checkpoint {captioning}", f"retrieval checkpoint {retrieval}")
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = partial_path(out_dir); tmp.mkdir()
     try:

@@ -4,28 +4,28 @@
 
 # %% ../nbs/10c_pretrain.ipynb #6accb6fd
 from __future__ import annotations
-import contextlib, hashlib, json, os, time
+import hashlib, os
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 import torch
 
-from .core import ConfigError, DataError, ManifestError, SkipLog, IMAGE_TOKEN, get_modality, seed_everything, torch_determinism, write_json, run_record
-from .cohorts import Manifest, read_json, resolve_path, validate_record, write_manifest
-from .data import InterleaveDataset, ModalityCollator, dataset_for
+from .core import ConfigError, DataError, ManifestError, SkipLog, IMAGE_TOKEN, get_modality, write_json
+from .cohorts import Manifest, read_json, validate_record, write_manifest
+from .data import ModalityCollator
 from .models import family_of
 from .blip import BLIP_FAMILY, itc_embeddings, itm_logit, text_embeddings
-from .run import (check_splits, claim_run, config_stats, load_model, load_run_config, manifests, resolve_config, run_dir_for,
-                          run_preprocessing, save_final, trained_modalities, training_arguments, write_run_files, check_replicas,
-                          _merge, _prep_overrides)
-from .retrieval import retrieval_table
+from .run import build_datasets, check_splits, config_stats, dotlist_overrides, load_run_config, train, trained_modalities
+from .evaluate import final_folder, load_run
+from .retrieval import format_retrieval, plot_retrieval, retrieval_table
+from .tasks import prepare_quickstart
 
 # %% auto #0
 __all__ = ['CAPTION_KINDS', 'PRETRAIN_QUICKSTART_CONFIG', 'PRETRAIN_QUICKSTART_COHORT', 'record_caption', 'caption_conversation',
-           'with_captions', 'load_captions', 'write_caption_manifest', 'CaptionTokenizer', 'caption_key',
-           'CaptionCollator', 'caption_datasets', 'pretrain', 'retrieval_inputs', 'evaluate_retrieval',
-           'prepare_pretrain_quickstart']
+           'image_key', 'with_captions', 'load_captions', 'write_caption_manifest', 'CaptionTokenizer', 'caption_key',
+           'CaptionCollator', 'pretrain', 'retrieval_inputs', 'evaluate_retrieval', 'format_retrieval_by_modality',
+           'plot_retrieval_by_modality', 'prepare_pretrain_quickstart']
 
 # %% ../nbs/10c_pretrain.ipynb #8df50d65
 CAPTION_KINDS = ("caption", "report")      # the question kinds whose answer is a record's caption
@@ -41,14 +41,19 @@ def caption_conversation(caption: str) -> list[dict]:
     "A caption as a one-turn conversation: the image, then the caption."
     return [{"from": "human", "value": IMAGE_TOKEN, "kind": "caption"}, {"from": "gpt", "value": caption}]
 
-def with_captions(man: Manifest, on_error: str = "raise") -> Manifest:
-    "The records of `man` with a caption, each as its caption's conversation with `caption` and `image_key` in its metadata; a record without one is an error or a counted skip."
+def image_key(man: Manifest, rec: dict, modality: str) -> str:
+    "What identifies a record's image of `modality`: its file, resolved (`img/0.png`, `./img/0.png` and a link to it are one image)."
+    return str(man.path_of(rec, modality))
+
+def with_captions(man: Manifest, modality: str, on_error: str = "raise") -> Manifest:
+    "The records of `man` with `modality`, each as its caption's conversation with `caption` and `image_key` (kept if it has one) in its metadata; a record without a caption is an error or a counted skip."
     log, out = SkipLog(on_error), []
     for rec in man:
+        if modality not in rec["modality_paths"]: continue
         cap = record_caption(rec)
         if cap is None:
             log.handle(ManifestError(f"no caption: no turn of kind {' or '.join(CAPTION_KINDS)} with a non-empty answer", man.path, rec["subject_id"])); continue
-        key = f"{rec['cohort']}/{rec['subject_id']}"
+        key = rec["metadata"].get("image_key") or image_key(man, rec, modality)
         out.append({**rec, "conversations": caption_conversation(cap), "metadata": {**rec["metadata"], "caption": cap, "image_key": key}})
     skipped = SkipLog("skip"); skipped.skipped = [*man.skipped.skipped, *log.skipped]
     return Manifest(out, man.data_root, man.path, skipped)
@@ -63,7 +68,7 @@ def _caption_record(item, i: int, path: Path, modality: str, cohort: str, split:
             raise ManifestError(f"field {key!r} {what}", path)
     return {"subject_id": f"caption-{i:06d}", "cohort": cohort, "split": split, "modality_paths": {modality: item["image"]},
             "conversations": caption_conversation(item["caption"].strip()),
-            "metadata": {"caption": item["caption"].strip(), "image_key": f"{cohort}/{item['image']}"}}
+            "metadata": {"caption": item["caption"].strip()}}
 
 def load_captions(path: str | os.PathLike, modality: str, cohort: str, split: str = "train", on_error: str = "raise") -> Manifest:
     "A caption list (JSON list of `{'image', 'caption'}`, paths relative to its folder) as a validated `Manifest` of `modality`."
@@ -79,12 +84,15 @@ def load_captions(path: str | os.PathLike, modality: str, cohort: str, split: st
             image = item.get("image") if isinstance(item, dict) else None
             log.handle(ManifestError(e.reason.replace(f"field 'modality_paths.{modality}'", "field 'image'"), path,
                                      f"#{i}" + (f" ({image})" if isinstance(image, str) else "")))
-    return Manifest(out, path.parent, path, log)
+    man = Manifest(out, path.parent, path, log)
+    for rec in man: rec["metadata"]["image_key"] = image_key(man, rec, modality)
+    return man
 
 def write_caption_manifest(captions: str | os.PathLike, out: str | os.PathLike, modality: str, cohort: str, split: str = "train") -> Path:
     "Write caption list `captions` as a manifest at `out`; its paths stay relative to the list's folder, the `data_root` a run config names beside it."
     man = load_captions(captions, modality, cohort, split)
-    return write_manifest(man.records, out, man.data_root, overwrite=True)
+    records = [{**r, "metadata": {k: v for k, v in r["metadata"].items() if k != "image_key"}} for r in man]   # found again from the file
+    return write_manifest(records, out, man.data_root, overwrite=True)
 
 # %% ../nbs/10c_pretrain.ipynb #9fda3c66
 class CaptionTokenizer:
@@ -120,79 +128,53 @@ class CaptionCollator(ModalityCollator):
         return batch
 
 # %% ../nbs/10c_pretrain.ipynb #3bd781f6
-def caption_datasets(cfg, text: CaptionTokenizer, split: str = "train", stats: dict | None = None,
-                     skipped: SkipLog | None = None) -> InterleaveDataset:
-    "An `InterleaveDataset` of (image, caption) samples over every manifest of every trained modality of `cfg` for one split."
-    stats = stats if stats is not None else config_stats(cfg, skipped)
-    parts = {}
-    for m in trained_modalities(cfg):
-        d = cfg.dataset[m]
-        window = {k: d[k] for k in ("sequence_length", "stride_within_seq", "stride_between_seq")} if get_modality(m).temporal else {}
-        for k, man in enumerate(manifests(cfg, m, split, missing_ok=split != "train")):
-            man = with_captions(Manifest([r for r in man if m in r["modality_paths"]], man.data_root, man.path, man.skipped), cfg.on_error)
-            _merge(skipped, man.skipped.skipped)
-            if not len(man): continue
-            ds = dataset_for(man, m, text, stats=stats, cache=cfg.cache, augment=d.get("augment") if split == "train" else None,
-                             on_error=cfg.on_error, **window, **_prep_overrides(cfg, m))
-            _merge(skipped, ds.skipped.skipped)
-            if len(ds): parts[f"{'+'.join(sorted({r['cohort'] for r in man}))}/{m}#{k}"] = ds
-    if not parts: raise ConfigError(f"no {split} (image, caption) sample in the manifests of {', '.join(trained_modalities(cfg))}")
-    return InterleaveDataset(parts, seed=cfg.seed)
+def _caption_text(cfg, model, proc) -> CaptionTokenizer:
+    "The text of a pre-training run (`train`'s `text` hook): `CaptionTokenizer` with the config's `max_seq_length`; a base that is not a BLIP is refused."
+    if family_of(model) is not BLIP_FAMILY:
+        raise ConfigError(f"model.hf_name={cfg.model.hf_name!r} is a {family_of(model).title} model; pre-training needs a BLIP one (tiny-blip, or a folder from convert_blip)")
+    return CaptionTokenizer(proc.tokenizer, max_length=cfg.max_seq_length)
 
 # %% ../nbs/10c_pretrain.ipynb #59159ec0
 def pretrain(config: str | os.PathLike | dict | None = None, overrides: Sequence[str] | str = ()) -> Path:
-    "Pre-train a BLIP model (ITC + ITM + LM) on the captions of a run config's manifests; returns the run folder."
-    from brainvlm.trainer import ModalityTrainer, resume_point, built_whole
-    cfg = resolve_config(config, overrides)
-    check_splits(cfg)
-    run = run_dir_for(cfg)
-    args = training_arguments(cfg, run)                         # every trainer setting checked before anything is written
-    rank0 = int(os.environ.get("RANK", "0")) == 0
-    with claim_run(run, cfg.resume) if rank0 else contextlib.nullcontext(), torch_determinism(cfg.deterministic, cfg.num_threads or (1 if cfg.deterministic else None)):
-        seed_everything(cfg.seed)
-        with built_whole(args): model, proc = load_model(cfg)
-        if family_of(model) is not BLIP_FAMILY:
-            raise ConfigError(f"model.hf_name={cfg.model.hf_name!r} is a {family_of(model).title} model; pre-training needs a BLIP one (tiny-blip, or a folder from convert_blip)")
-        text, skipped = CaptionTokenizer(proc.tokenizer, max_length=cfg.max_seq_length), SkipLog("skip")
-        stats = config_stats(cfg, skipped)
-        trainer = ModalityTrainer(model=model, args=args, train_dataset=caption_datasets(cfg, text, "train", stats, skipped),
-                                  homogeneous_batches=cfg.trainer.homogeneous_batches, data_collator=CaptionCollator(proc.tokenizer.pad_token_id, return_meta=True))
-        main = trainer.is_world_process_zero()
-        if main:
-            if len(skipped): print(skipped.summary())
-            write_run_files(cfg, run, stats, skipped); write_json(run_record(cfg.seed, cfg.deterministic), run / "reproducibility.json")
-        point = resume_point(run, clean=main, verbose=main) if cfg.resume else None
-        trainer.train(resume_from_checkpoint=str(point.checkpoint) if point and point.checkpoint else None)
-        check_replicas(trainer, run, main)
-        proc.preprocessing = run_preprocessing(cfg, stats)
-        save_final(trainer, model, proc, cfg, run)
-        if main: write_json(trainer.state.log_history, run / "log_history.json")
-    return run
+    "Pre-train a BLIP model (ITC + ITM + LM) on the captions of a run config's manifests: `train` with captions; returns the run folder."
+    overrides = [*dotlist_overrides(overrides), "trainer.answer_samples_every=0"]     # a BLIP answers no questions
+    return train(config, overrides, text=_caption_text, records=with_captions, collator=CaptionCollator)
 
 # %% ../nbs/10c_pretrain.ipynb #bbf42300
 def _split_items(cfg, text, split: str, stats: dict) -> list[tuple]:
     "(modality, pixel tensor, caption) for the first sample of each record of `split`."
     seen, out = set(), []
-    for name, ds in caption_datasets(cfg, text, split, stats).datasets.items():
+    for ds in build_datasets(cfg, text, split, stats, records=with_captions).datasets.values():
         for i, (r, *_) in enumerate(ds.items):
             rec = ds.manifest[r]
             if (ds.modality, rec["subject_id"], rec["cohort"]) in seen: continue
             seen.add((ds.modality, rec["subject_id"], rec["cohort"]))
-            out.append((ds.modality, ds[i]["pixel_values"][ds.modality].float(), rec["metadata"]["caption"]))
+            out.append((ds.modality, ds.load(i).float(), rec["metadata"]["caption"]))
+    if not out: raise ConfigError(f"no {split} (image, caption) sample in the manifests of {', '.join(trained_modalities(cfg))}")
     return out
 
+def _batches(n: int, size: int): return (slice(k, k + size) for k in range(0, n, size))
+
 @torch.no_grad()
-def retrieval_inputs(model, tokenizer, items: list[tuple], modality: str, batch_size: int = 16):
-    "Image embeddings, distinct captions, their embeddings and tokens of one modality's `items`."
-    pix = [x for m, x, _ in items if m == modality]
-    captions = sorted({c for m, _, c in items if m == modality})
-    img = torch.cat([itc_embeddings(model, torch.stack(pix[k:k + batch_size]), modality) for k in range(0, len(pix), batch_size)])
-    text = CaptionTokenizer(tokenizer, max_length=10 ** 6)
+def retrieval_inputs(model, tokenizer, pixels: Sequence[torch.Tensor], captions: Sequence[str], modality: str, batch_size: int = 16):
+    "ITC embeddings of images `pixels` and of texts `captions` (on the CPU), and the captions' tokens; `batch_size` at a time on the model's device."
+    dev, text = model.device, CaptionTokenizer(tokenizer, max_length=10 ** 6)
+    img = torch.cat([itc_embeddings(model, torch.stack(list(pixels[b])).to(dev), modality).cpu() for b in _batches(len(pixels), batch_size)])
     toks = [text(caption_conversation(c)) for c in captions]
     pad = lambda key, v: torch.nn.utils.rnn.pad_sequence([t[key] for t in toks], batch_first=True, padding_value=v)
     ids, mask = pad("input_ids", tokenizer.pad_token_id), pad("attention_mask", 0)
-    txt = torch.cat([text_embeddings(model, ids[k:k + batch_size], mask[k:k + batch_size]) for k in range(0, len(ids), batch_size)])
-    return torch.stack(pix), img, captions, txt, ids, mask
+    txt = torch.cat([text_embeddings(model, ids[b].to(dev), mask[b].to(dev)).cpu() for b in _batches(len(ids), batch_size)])
+    return img, txt, ids, mask
+
+def _itm_scorer(model, pixels: Sequence[torch.Tensor], ids: torch.Tensor, mask: torch.Tensor, modality: str, batch_size: int = 16):
+    "`retrieval_table`'s `itm_score`: ITM log odds of (image i, caption j) pairs, `batch_size` pairs at a time on the model's device."
+    dev = model.device
+    @torch.no_grad()
+    def score(i, j) -> np.ndarray:
+        i, j = np.asarray(i), np.asarray(j)
+        return np.concatenate([itm_logit(model, torch.stack([pixels[k] for k in i[b]]).to(dev), modality, ids[j[b]].to(dev), mask[j[b]].to(dev)).cpu().numpy()
+                               for b in _batches(len(i), batch_size)]) if len(i) else np.zeros(0)
+    return score
 
 # %% ../nbs/10c_pretrain.ipynb #b3da8b29
 def evaluate_retrieval(run_dir: str | os.PathLike, split: str = "test",
@@ -200,21 +182,18 @@ def evaluate_retrieval(run_dir: str | os.PathLike, split: str = "test",
                        ks: Sequence[int] = (1, 5, 10), top_k: int = 16, batch_size: int = 16, seed: int = 0):
     "Retrieval table of a pre-training run on `split` (per modality), written to `run/eval-<split>/retrieval.csv` with its settings."
     import pandas as pd
-    from transformers import AutoModelForImageTextToText, AutoTokenizer
+    final_folder(run_dir)                                       # a finished run, before anything is read
     run = Path(run_dir); cfg = load_run_config(run)
-    model = AutoModelForImageTextToText.from_pretrained(run / "final").eval()
-    tokenizer = AutoTokenizer.from_pretrained(run / "final")
-    items = _split_items(cfg, CaptionTokenizer(tokenizer, max_length=10 ** 6), split, config_stats(cfg))
+    check_splits(cfg, ("train", split))                         # no subject it trained on among those it is scored on
+    model, proc = load_run(run)
+    items = _split_items(cfg, CaptionTokenizer(proc.tokenizer, max_length=10 ** 6), split, config_stats(cfg))
     tables = []
-    for m in trained_modalities(cfg):
-        pix, img, captions, txt, ids, mask = retrieval_inputs(model, tokenizer, items, m, batch_size)
-        image_ids = [c for mm, _, c in items if mm == m]
-        @torch.no_grad()
-        def itm_score(i, j):
-            i, j = np.asarray(i), np.asarray(j)
-            return np.concatenate([itm_logit(model, pix[i[k:k + batch_size]], m, ids[j[k:k + batch_size]], mask[j[k:k + batch_size]]).numpy()
-                                   for k in range(0, len(i), batch_size)]) if len(i) else np.zeros(0)
-        t = retrieval_table(image_ids, captions, (img @ txt.T).numpy(), pool_sizes, ks, itm_score, top_k=top_k, seed=seed)
+    for m in dict.fromkeys(m for m, _, _ in items):
+        pixels, image_ids = [x for mm, x, _ in items if mm == m], [c for mm, _, c in items if mm == m]
+        captions = sorted(set(image_ids))
+        img, txt, ids, mask = retrieval_inputs(model, proc.tokenizer, pixels, captions, m, batch_size)
+        t = retrieval_table(image_ids, captions, (img @ txt.T).numpy(), pool_sizes, ks, _itm_scorer(model, pixels, ids, mask, m, batch_size),
+                            top_k=top_k, seed=seed)
         tables.append(t.assign(modality=m, n_images=len(image_ids), n_captions=len(captions)))
     table = pd.concat(tables, ignore_index=True)
     out = run / f"eval-{split}"; out.mkdir(exist_ok=True)
@@ -222,24 +201,25 @@ def evaluate_retrieval(run_dir: str | os.PathLike, split: str = "test",
     write_json({"split": split, "pool_sizes": list(pool_sizes), "ks": list(ks), "top_k": top_k, "seed": seed}, out / "retrieval_settings.json")
     return table
 
+# %% ../nbs/10c_pretrain.ipynb #9f93dd86
+def format_retrieval_by_modality(table):
+    "`evaluate_retrieval`'s table as `format_retrieval`'s text, a block of rows per modality named with its images and distinct captions."
+    import pandas as pd
+    return pd.concat({f"{m} ({t.n_images.iloc[0]} images, {t.n_captions.iloc[0]} captions)": format_retrieval(t)
+                      for m, t in table.groupby("modality", sort=False)}, names=["modality"])
+
+def plot_retrieval_by_modality(table) -> list:
+    "`plot_retrieval` of each modality of `evaluate_retrieval`'s table that has a scored pool, titled with the modality."
+    figs = []
+    for m, t in table.groupby("modality", sort=False):
+        if not (t.n > 0).any(): continue
+        fig = plot_retrieval(t[t.n > 0]); fig.suptitle(m); fig.tight_layout(); figs.append(fig)
+    return figs
+
 # %% ../nbs/10c_pretrain.ipynb #2ecb50cc
 PRETRAIN_QUICKSTART_CONFIG = Path("configs/pretrain-quickstart.yaml")
 PRETRAIN_QUICKSTART_COHORT = dict(n=400, grid=32, modalities=("T1",), split_sizes=(240, 60, 100))   # `SynthConfig` of its cohort
 
 def prepare_pretrain_quickstart(config: str | os.PathLike = PRETRAIN_QUICKSTART_CONFIG, workers: int = 2) -> tuple[Path, str]:
-    "The pre-training quickstart config and a fresh run name; the synthetic cohort it names is written on first use, reused after."
-    from brainvlm import synth
-    from brainvlm.core import load_config
-    from brainvlm.launch import _reusable_cohort
-    from brainvlm.tasks import _next_run_name
-    config, cohort_cfg = Path(config), synth.SynthConfig(**PRETRAIN_QUICKSTART_COHORT)
-    if not config.is_file(): raise ConfigError(f"{config} not found in {Path.cwd()}: run from the repository root (or pass -p config CONFIG)")
-    cfg = load_config(config)
-    cohort = Path(cfg.cohorts[0]).parent
-    if _reusable_cohort(cohort, cohort_cfg): print(f"reusing the pre-training cohort in {cohort}")
-    else:
-        t0 = time.perf_counter()
-        print(f"writing the pre-training cohort ({cohort_cfg.n} synthetic subjects) in {cohort}", flush=True)
-        synth.make_cohort(cohort_cfg, cohort, workers=workers, progress=False)
-        print(f"  written in {time.perf_counter() - t0:.0f} s")
-    return config, _next_run_name(Path(cfg.output_root))
+    "The pre-training quickstart config and a fresh run name: `prepare_quickstart` with the pre-training cohort, written on first use, reused after."
+    return prepare_quickstart(config, workers, cohort=PRETRAIN_QUICKSTART_COHORT, what="pre-training quickstart")

@@ -7,7 +7,7 @@ from __future__ import annotations
 import contextlib, dataclasses, difflib, enum, fcntl, json, os, shlex, socket, time, types, typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import yaml
 from omegaconf import DictConfig, ListConfig, OmegaConf
@@ -413,6 +413,7 @@ def config_stats(cfg, skipped: SkipLog | None = None) -> dict:
 # %% ../nbs/07a_run.ipynb #74e0d467
 def build_datasets(cfg, text, split: str = "train", stats: dict | None = None,
                    skipped: SkipLog | None = None,      # `on_error: skip`: what the manifests and datasets left out is added here
+                   records: Callable | None = None,     # (manifest, modality, on_error) -> the manifest as the run reads it (e.g. `with_captions`); None: as it is
                   ) -> InterleaveDataset:
     "An `InterleaveDataset` over every (manifest, trained modality) of `cfg.dataset` for one split."
     stats = stats if stats is not None else config_stats(cfg, skipped)
@@ -424,6 +425,7 @@ def build_datasets(cfg, text, split: str = "train", stats: dict | None = None,
         for k, man in enumerate(manifests(cfg, m, split)):
             if not any(m in r["modality_paths"] for r in man):
                 _merge(skipped, man.skipped.skipped); continue         # `only_cohort` (or this split) leaves it nothing of `m`
+            if records is not None: man = records(man, m, cfg.on_error)
             ds = dataset_for(man, m, text, stats=stats, cache=cfg.cache, augment=augment, on_error=cfg.on_error,
                              split_turns=split != "train" or bool(cfg.split_turns), **window, **_prep_overrides(cfg, m))
             _merge(skipped, [*man.skipped.skipped, *ds.skipped.skipped])
@@ -625,8 +627,12 @@ def training_arguments(cfg, run: Path):
         raise ConfigError(f"config section 'trainer': {e}") from None
 
 # %% ../nbs/07a_run.ipynb #fd3a7160
-def train(config: str | os.PathLike | dict | None = None, overrides: Sequence[str] | str = ()) -> Path:
-    "Train from a YAML config (plus dotlist overrides); returns the run folder."
+def train(config: str | os.PathLike | dict | None = None, overrides: Sequence[str] | str = (), *,
+          text: Callable | None = None,        # (cfg, model, processor) -> the datasets' text tokenizer; None: the processor's conversation tokenizer
+          records: Callable | None = None,     # each manifest as the run reads it (see `build_datasets`); None: as it is
+          collator: type = ModalityCollator,   # the batch collator class, called with the pad token id and return_meta=True
+         ) -> Path:
+    "Train from a YAML config (plus dotlist overrides); returns the run folder. The keyword hooks let a task reuse the run (`10c_pretrain`)."
     from brainvlm.trainer import ModalityTrainer, AnswerSamples, resume_point, built_whole
     cfg = resolve_config(config, overrides)
     check_splits(cfg)
@@ -637,14 +643,14 @@ def train(config: str | os.PathLike | dict | None = None, overrides: Sequence[st
     with claim_run(run, cfg.resume) if rank0 else contextlib.nullcontext(), torch_determinism(cfg.deterministic, threads):
         seed_everything(cfg.seed)
         with built_whole(args): model, proc = load_model(cfg)    # ZeRO-3: DeepSpeed partitions it when training starts
-        text = proc.conversation_tokenizer(max_seq_length=cfg.max_seq_length)
+        text = proc.conversation_tokenizer(max_seq_length=cfg.max_seq_length) if text is None else text(cfg, model, proc)
         skipped = SkipLog("skip")                               # what `on_error: skip` leaves out (empty under raise)
         stats = config_stats(cfg, skipped)
-        trainer = ModalityTrainer(model=model, args=args, train_dataset=build_datasets(cfg, text, "train", stats, skipped),
+        trainer = ModalityTrainer(model=model, args=args, train_dataset=build_datasets(cfg, text, "train", stats, skipped, records),
                                   homogeneous_batches=cfg.trainer.homogeneous_batches,
-                                  data_collator=ModalityCollator(proc.tokenizer.pad_token_id, return_meta=True))
+                                  data_collator=collator(proc.tokenizer.pad_token_id, return_meta=True))
         if cfg.trainer.answer_samples_every:
-            held_out = build_datasets(cfg, text, "val", stats, skipped)
+            held_out = build_datasets(cfg, text, "val", stats, skipped, records)
             trainer.add_callback(AnswerSamples(list(held_out.datasets.values()), text, proc.tokenizer,
                                                every=cfg.trainer.answer_samples_every, per_dataset=cfg.trainer.answer_samples))
         main = trainer.is_world_process_zero()

@@ -62,20 +62,23 @@ def _next_run_name(out: Path, stem: str = "run") -> str:
     while (out / f"{stem}-{k}").exists(): k += 1
     return f"{stem}-{k}"
 
-def prepare_quickstart(config: str | Path = QUICKSTART_CONFIG, workers: int = 2) -> tuple[Path, str]:
-    "The quickstart config and a fresh run name (`run-N`) for it; the synthetic cohort it names is written on first use, reused after."
+def prepare_quickstart(config: str | Path = QUICKSTART_CONFIG, workers: int = 2,
+                       cohort: dict = QUICKSTART_COHORT,     # `SynthConfig` of the cohort the config names
+                       what: str = "quickstart",             # the quickstart's name in messages
+                      ) -> tuple[Path, str]:
+    "A quickstart config and a fresh run name (`run-N`) for it; the synthetic cohort it names is written on first use, reused after."
     from brainvlm.launch import _reusable_cohort
-    config, cohort_cfg = Path(config), synth.SynthConfig(**QUICKSTART_COHORT)
+    config, cohort_cfg = Path(config), synth.SynthConfig(**cohort)
     if not config.is_file():
-        raise ConfigError(f"{config} not found in {Path.cwd()}: the quickstart config ships in the repository's configs/ folder; "
+        raise ConfigError(f"{config} not found in {Path.cwd()}: the {what} config ships in the repository's configs/ folder; "
                           "run from the repository root (or pass -p config CONFIG)")
     cfg = load_config(config)
-    cohort = Path(cfg.cohorts[0]).parent                     # the cohort's folder holds its preset
-    if _reusable_cohort(cohort, cohort_cfg): print(f"reusing the quickstart cohort in {cohort}")
+    folder = Path(cfg.cohorts[0]).parent                     # the cohort's folder holds its preset
+    if _reusable_cohort(folder, cohort_cfg): print(f"reusing the {what} cohort in {folder}")
     else:
         t0 = time.perf_counter()
-        print(f"writing the quickstart cohort ({cohort_cfg.n} synthetic subjects) in {cohort}", flush=True)
-        synth.make_cohort(cohort_cfg, cohort, workers=workers, progress=False)
+        print(f"writing the {what} cohort ({cohort_cfg.n} synthetic subjects) in {folder}", flush=True)
+        synth.make_cohort(cohort_cfg, folder, workers=workers, progress=False)
         print(f"  written in {time.perf_counter() - t0:.0f} s")
     return config, _next_run_name(Path(cfg.output_root))
 

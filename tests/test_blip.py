@@ -1,6 +1,7 @@
 """The BLIP family's losses, trained for real: ITM and LM each fall by at least half while a tiny BLIP over-fits 64
 (image, report) pairs in at most 200 steps, and ITC gathered across two DDP processes (gloo, torchrun) equals the
-single-process loss on the same global batch, with the same gradients (they flow back through the gather)."""
+single-process loss on the same global batch, with the same gradients (they flow back through the gather). The launch lets
+torchrun pick a free port (`--standalone`), so that two test runs on one machine do not collide."""
 import itertools, json, os, subprocess, sys, textwrap
 
 import numpy as np
@@ -78,11 +79,12 @@ DDP_SCRIPT = textwrap.dedent('''
     grad_diff = max(float((p.grad - g).abs().max()) for p, g in zip(model.module.parameters(), ref_grads))
     uneven = slice(0, 5) if rank == 0 else slice(5, 8)                          # unequal batches: padded for the gather
     n = uneven.stop - uneven.start
-    with torch.no_grad(): l2 = itc_loss(*feats(enc, X[uneven], Y[uneven]), temp, image_ids[uneven], text_ids[uneven])[0] * n
-    sums = [torch.zeros(()) for _ in range(world)]; dist.all_gather(sums, l2)
+    with torch.no_grad(): l2, start = itc_loss(*feats(enc, X[uneven], Y[uneven]), temp, image_ids[uneven], text_ids[uneven])[::4]
+    sums = [torch.zeros(()) for _ in range(world)]; dist.all_gather(sums, l2 * n)
+    starts = [torch.zeros((), dtype=torch.long) for _ in range(world)]; dist.all_gather(starts, torch.tensor(start))
     if rank == 0:
         json.dump({"ref": ref.item(), "mean_of_ranks": float(sum(losses) / world), "grad_diff": grad_diff,
-                   "uneven": float(sum(sums) / 8), "grad_norm": float(sum(g.norm() for g in ref_grads))}, open(sys.argv[1], "w"))
+                   "uneven": float(sum(sums) / 8), "starts": [int(s) for s in starts], "grad_norm": float(sum(g.norm() for g in ref_grads))}, open(sys.argv[1], "w"))
     dist.destroy_process_group()
 ''')
 
@@ -91,10 +93,11 @@ def test_gathered_itc_equals_single_process_under_two_process_ddp(tmp_path):
     script, result = tmp_path / "itc_ddp.py", tmp_path / "itc.json"
     script.write_text(DDP_SCRIPT)
     env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
-    r = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29531", str(script), str(result)],
+    r = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", str(script), str(result)],
                        capture_output=True, text=True, env=env, timeout=300)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-5000:]
     got = json.loads(result.read_text())
     assert abs(got["mean_of_ranks"] - got["ref"]) < 1e-5, got                  # the same loss as one process on the global batch
     assert got["grad_norm"] > 1e-3 and got["grad_diff"] < 1e-5, got            # ... and the same gradients: they flow through the gather
     assert abs(got["uneven"] - got["ref"]) < 1e-5, got                         # ranks with 5 and 3 samples: the same loss, weighted by size
+    assert got["starts"] == [0, 5], got                                        # ... and each rank's rows start where the other's end
