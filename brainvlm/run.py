@@ -369,6 +369,9 @@ def resolve_config(config: str | os.PathLike | dict | DictConfig | None = None, 
             raise ConfigError(f"config key 'model.{m}' sets a patch embedding, but 'dataset' has no {m}")
     for m, d in cfg.dataset.items():
         if not d.manifest: raise ConfigError(f"config key 'dataset.{m}.manifest' is empty: name at least one manifest")
+        if d.get("input_scaling_method") and get_modality(m).spatial_dims == 2:
+            raise ConfigError(f"config key 'dataset.{m}.input_scaling_method': a 2D image is min-max scaled per image by its dataset; "
+                              "the volume scalings do not apply to it")
     _check_selection(cfg)
     for m in cfg.dataset:
         spec = get_modality(m)
