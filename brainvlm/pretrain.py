@@ -130,7 +130,7 @@ class CaptionCollator(ModalityCollator):
 # %% ../nbs/10c_pretrain.ipynb #3bd781f6
 def _caption_text(cfg, model, proc) -> CaptionTokenizer:
     "The text of a pre-training run (`train`'s `text` hook): `CaptionTokenizer` with the config's `max_seq_length`; a base that is not a BLIP is refused."
-    if family_of(model) is not BLIP_FAMILY:
+    if family_of(model).name != BLIP_FAMILY.name:      # by name: a notebook run in the same process may have registered its own copy
         raise ConfigError(f"model.hf_name={cfg.model.hf_name!r} is a {family_of(model).title} model; pre-training needs a BLIP one (tiny-blip, or a folder from convert_blip)")
     return CaptionTokenizer(proc.tokenizer, max_length=cfg.max_seq_length)
 
