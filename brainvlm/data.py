@@ -210,7 +210,6 @@ class ModalityDataset(Dataset):
     def override_keys(cls) -> set[str]: return {f.name for f in dataclasses.fields(Preprocessing)} - {"stats"}
     def _conversations(self, rec): return conversation_samples(rec["conversations"], self.split_turns)
     def _frames(self, rec): return [None]
-
     def _preflight(self, rec): ensure_readable(self.manifest, rec, self.modality, self.prep, self.cache)
 
     def prep(self, rec):

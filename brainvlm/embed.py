@@ -109,7 +109,6 @@ def patchify(x: torch.Tensor, patch: Sequence[int]) -> torch.Tensor:
 
 # %% ../nbs/05_embed.ipynb #21ea14d4
 PATCH_IMPLS = ("linear", "conv")
-
 class PatchEmbedding(nn.Module):
     "Embed one modality: `(B, C, *size)` -> `(B, [CLS] + N patches, dim)`, with learned position embeddings."
     def __init__(self, layout: PatchLayout,   # input size, patch, channels, pad policy
