@@ -47,7 +47,7 @@ def one_line_statistics(x: np.ndarray) -> dict:
 def rung_numbers(cfg, modality: str, stats: dict) -> dict:
     "(a) and (b) for one modality of one rung's cohort: the detector's, every one-liner's and the probe's lesion AUC on val."
     from omegaconf import OmegaConf
-    from brainvlm.evaluate import _auc, _auc_of, baseline_rows, metrics
+    from brainvlm.evaluate import auc_score, _auc_of, baseline_rows, metrics
     from brainvlm.reference import _pixels_only, reference_data
     from brainvlm.run import build_datasets
     from brainvlm.synth import LESION_SIGNS, normative_lesion_scores
@@ -56,7 +56,7 @@ def rung_numbers(cfg, modality: str, stats: dict) -> dict:
     xt, xv = train.x.numpy(), val.x.numpy()
     detector, mirror = (_auc_of("auc", y_val, normative_lesion_scores(xt[~y_train], xv, LESION_SIGNS[modality], mirror=m)) for m in (False, True))
     st, sv = one_line_statistics(xt), one_line_statistics(xv)
-    one = {k: float(_auc(y_val, sv[k] if _auc(y_train, st[k]) >= 0.5 else -sv[k])) for k in st}   # direction from train
+    one = {k: float(auc_score(y_val, sv[k] if auc_score(y_train, st[k]) >= 0.5 else -sv[k])) for k in st}   # direction from train
     plain = OmegaConf.merge(cfg, {"only_modality": modality, "dataset": {modality: {"augment": None}}})
     sets = {s: list(build_datasets(plain, _pixels_only, s, stats).datasets.values()) for s in ("train", "val")}
     probe = metrics(baseline_rows(sets["train"], sets["val"], kinds=["lesion"])["image_stats"])[modality]

@@ -15,8 +15,8 @@ from .launch import LazyModule, ending
 # %% auto #0
 __all__ = ['METRICS', 'PANELS', 'PERCENTILES', 'parse_answer', 'answer_logprob', 'presence_answers', 'candidate_score',
            'named_side', 'truth_keys', 'predict', 'wilson_interval', 'bootstrap_interval', 'register_metric',
-           'scored_rows', 'accuracy_metric', 'detection_metric', 'mae_metric', 'text_metric', 'metric_of', 'metrics',
-           'write_metrics', 'contrasting_ink', 'confusion_panel', 'scatter_panel', 'comparison_panel',
+           'scored_rows', 'auc_score', 'accuracy_metric', 'detection_metric', 'mae_metric', 'text_metric', 'metric_of',
+           'metrics', 'write_metrics', 'contrasting_ink', 'confusion_panel', 'scatter_panel', 'comparison_panel',
            'plot_evaluation', 'image_maps', 'histogram_edges', 'map_features', 'image_features', 'majority_prediction',
            'central_answer', 'probe_prediction', 'subject_inputs', 'baseline_rows', 'metrics_table', 'final_folder',
            'load_run', 'evaluate_run', 'run_baselines', 'ask', 'evaluate_ending', 'add_evaluate_command']
@@ -123,7 +123,7 @@ def scored_rows(kind: cohorts.QuestionKind, rows: pd.DataFrame) -> pd.DataFrame:
                        true_value=pd.Series([kind.truth(meta) for meta in metas], index=rows.index, dtype=object))
 
 # %% ../nbs/09_evaluate.ipynb #fa60396c
-def _auc(y, score):
+def auc_score(y, score):
     "Area under the ROC curve of `score` for boolean `y` (along the last axis): the Mann–Whitney U over n1·n0, ties counting half; nan with one class."
     from scipy.stats import rankdata
     y, score = np.asarray(y, bool), np.asarray(score, float)
@@ -134,7 +134,7 @@ def _auc(y, score):
 
 def _with_ci(name: str, value: float, ci: tuple[float, float]) -> dict: return {name: value, f"{name}_ci": [ci[0], ci[1]]}
 def _share(name: str, ok: pd.Series) -> dict: return _with_ci(name, float(ok.mean()), wilson_interval(int(ok.sum()), len(ok)))
-def _auc_of(name: str, y, score) -> dict: return _with_ci(name, _auc(y, score), bootstrap_interval(_auc, np.asarray(y, bool), np.asarray(score, float), batched=True))
+def _auc_of(name: str, y, score) -> dict: return _with_ci(name, auc_score(y, score), bootstrap_interval(auc_score, np.asarray(y, bool), np.asarray(score, float), batched=True))
 def _scored(rows: pd.DataFrame) -> bool: return "score" in rows and bool(rows.score.notna().all())
 
 @register_metric("accuracy")

@@ -23,10 +23,11 @@ from .embed import PATCH_IMPLS, PATCH_POLICIES
 
 # %% auto #0
 __all__ = ['RESERVED_TRAINER_KEYS', 'RULES', 'LOCK_NAME', 'DatasetSection', 'PatchSection', 'ModelSection', 'LoraSection',
-           'QuantizationSection', 'TrainerSection', 'RunConfig', 'check_config', 'manifests', 'trained_modalities',
-           'dotlist_overrides', 'resolve_config', 'config_stats', 'build_datasets', 'model_modalities', 'check_splits',
-           'load_model', 'save_final', 'run_dir_for', 'run_preprocessing', 'write_run_files', 'existing_folder',
-           'load_run_config', 'ask_command', 'RunClaim', 'claim_run', 'training_arguments', 'train', 'check_replicas']
+           'QuantizationSection', 'RegionsSection', 'TrainerSection', 'RunConfig', 'check_config', 'manifests',
+           'trained_modalities', 'dotlist_overrides', 'resolve_config', 'config_stats', 'build_datasets',
+           'model_modalities', 'check_splits', 'load_model', 'save_final', 'run_dir_for', 'run_preprocessing',
+           'write_run_files', 'existing_folder', 'load_run_config', 'ask_command', 'RunClaim', 'claim_run',
+           'training_arguments', 'train', 'check_replicas']
 
 # %% ../nbs/07a_run.ipynb #f8cf8175
 @dataclass
@@ -70,6 +71,15 @@ class QuantizationSection:
     bits: int = 4                              # 4 (NF4, bf16 compute) or 8 (LLM.int8); needs a CUDA GPU
 
 @dataclass
+class RegionsSection:
+    "`regions`: anatomy-level image–text contrast (`06d_regionclip`, `10d_regions`); absent or null: none."
+    preset: str = "brain-lobes"                # a region preset (`brainvlm.regions.REGION_PRESETS`): atlas, names, sentences
+    contrast: str = "calibrated"               # "global" (CLIP on the whole report), "region" (per-region ITC), "calibrated" (per-region, identical normal sentences are positives)
+    weighting: str = "uniform"                 # region losses: "uniform" (mean over regions) or "frequency" (by each region's valid samples)
+    decomposition: str | None = None           # JSON {subject_id: {region: sentence}}: the user's own report split (default: by rule)
+    min_visible: float = 0.5                   # a region with less of its voxels in the field of view is left out (and counted)
+
+@dataclass
 class TrainerSection:
     "`trainer`: brainvlm's own keys and its defaults; any other `TrainingArguments` field may be set too."
     max_steps: int = 100                       # optimizer steps (-1: num_train_epochs decides)
@@ -106,6 +116,7 @@ class RunConfig:
     model: ModelSection = field(default_factory=ModelSection)
     lora: LoraSection | None = None
     quantization: QuantizationSection | None = None
+    regions: RegionsSection | None = None
     trainer: TrainerSection = field(default_factory=TrainerSection)
 
 # %% ../nbs/07a_run.ipynb #034918af
@@ -181,6 +192,8 @@ RULES: dict[str, tuple[typing.Callable, str]] = {      # key path -> (test, what
     "model.patch_policy": _one_of(*PATCH_POLICIES), "model.patch_impl": _one_of(*PATCH_IMPLS),
     "lora.r": _at_least(1), "lora.alpha": _at_least(0, strict=True), "lora.dropout": ((lambda v: 0 <= v < 1), "in [0, 1)"),
     "quantization.bits": _one_of(4, 8),
+    "regions.contrast": _one_of("global", "region", "calibrated"), "regions.weighting": _one_of("uniform", "frequency"),
+    "regions.min_visible": ((lambda v: 0 < v <= 1), "in (0, 1]"),
     "trainer.max_steps": ((lambda v: v >= 1 or v == -1), ">= 1 (or -1: num_train_epochs decides)"),
     "trainer.num_train_epochs": _at_least(0, strict=True), "trainer.learning_rate": _at_least(0, strict=True),
     "trainer.per_device_train_batch_size": _at_least(1), "trainer.per_device_eval_batch_size": _at_least(1),

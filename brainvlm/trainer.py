@@ -23,11 +23,12 @@ from .models import family_of, load_families, part_of, progress_bars_for, model_
 load_families()      # the built-in families registered: `Auto*.from_pretrained` finds a saved run's classes (09_evaluate)
 
 # %% auto #0
-__all__ = ['STAGING', 'CHECKPOINT_WEIGHTS', 'DEEPSPEED_CONFIGS', 'NonFiniteLossError', 'embed_every_modality', 'ModalityLosses',
-           'ModalityLogs', 'progress_line', 'ProgressLines', 'ExactResume', 'SaveError', 'publish', 'staged',
-           'AtomicCheckpoints', 'EpochModalityBatches', 'ModalityTrainer', 'grad_norms_by_part', 'generate_answer',
-           'AnswerSamples', 'load_checkpoint_weights', 'checkpoint_complete', 'ResumePoint', 'resume_point',
-           'zero_stage', 'deepspeed_config', 'gathered', 'built_whole', 'optimizer_shards', 'cpu_collectives']
+__all__ = ['MONITOR', 'STAGING', 'CHECKPOINT_WEIGHTS', 'DEEPSPEED_CONFIGS', 'NonFiniteLossError', 'embed_every_modality',
+           'ModalityLosses', 'ModalityLogs', 'progress_line', 'ProgressLines', 'ExactResume', 'SaveError', 'publish',
+           'staged', 'AtomicCheckpoints', 'EpochModalityBatches', 'ModalityTrainer', 'grad_norms_by_part',
+           'generate_answer', 'AnswerSamples', 'load_checkpoint_weights', 'checkpoint_complete', 'ResumePoint',
+           'resume_point', 'zero_stage', 'deepspeed_config', 'gathered', 'built_whole', 'optimizer_shards',
+           'cpu_collectives']
 
 # %% ../nbs/07_trainer.ipynb #71ccbc1c
 class NonFiniteLossError(BrainVLMError):
@@ -48,6 +49,8 @@ def embed_every_modality(model) -> int:
     return len(found)
 
 # %% ../nbs/07_trainer.ipynb #18e2e8b4
+MONITOR = "monitor/"      # a named loss starting with this is logged, not added to the step's loss
+
 class ModalityLosses:
     "The loss of a step: each modality's named losses from its family, weighted across modalities (a `Trainer` mixin)."
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
@@ -58,7 +61,7 @@ class ModalityLosses:
             meta = {k: b[k] for k in ("subject_id", "task_id") if k in b}
             b = {k: v for k, v in b.items() if k not in meta}
             losses, weight = family.losses(model, b, m)       # {loss name: loss}, this batch's weight (LM: its answer tokens)
-            loss = sum(losses.values())
+            loss = sum(v for k, v in losses.items() if not k.startswith(MONITOR))
             if not torch.isfinite(loss):
                 raise NonFiniteLossError(f"step {self.state.global_step}: {m} loss is {loss.item()} "
                                          + (f"({', '.join(f'{k} {v.item()}' for k, v in losses.items())}) " if len(losses) > 1 else "")
