@@ -55,12 +55,14 @@ class VolumeBlipConfig(BlipConfig):
     image_token_id: int | None = None          # the tokenizer's <image> (BLIP's text holds no image tokens)
     temperature: float = 0.07                  # ITC's initial temperature
     temperature_range: list | None = None      # [min, max] it is clamped to (default BLIP's [0.001, 0.5])
+    itm_hard_fraction: float = 1.0             # share of ITM negatives drawn by ITC similarity (BLIP: all); the rest uniformly among non-matches
 
     def __post_init__(self, **kwargs):
         super().__post_init__(**kwargs)
         if self.train is None: self.train = ["patch_embed"]
         if self.temperature_range is None: self.temperature_range = [0.001, 0.5]
         lo, hi = self.temperature_range
+        if not 0 <= self.itm_hard_fraction <= 1: raise ConfigError(f"itm_hard_fraction {self.itm_hard_fraction} must lie in [0, 1]")
         if not 0 < lo <= self.temperature <= hi: raise ConfigError(f"temperature {self.temperature} must lie in temperature_range {self.temperature_range} (above 0)")
 
     def visual_token_count(self, modality: str) -> int:
@@ -195,9 +197,11 @@ def itc_loss(image_feat: torch.Tensor, text_feat: torch.Tensor,    # (B, D) each
 # %% ../nbs/06c_blip.ipynb #9d75de5d
 def hard_negatives(sim: torch.Tensor,                  # (B, B') similarities (over the temperature) of rows to candidates
                    match: torch.Tensor,                # (B, B') True where a candidate matches the row
-                   generator: torch.Generator | None = None) -> torch.Tensor:
-    "One candidate per row, drawn with probability softmax(sim) over its non-matches; -1 for a row without any."
-    logits = sim.detach().float().masked_fill(match, float("-inf"))
+                   generator: torch.Generator | None = None,
+                   hard_fraction: float = 1.0) -> torch.Tensor:     # rows drawn by similarity; the others uniformly over their non-matches
+    "One candidate per row, drawn with probability softmax(sim) over its non-matches (each row with probability `hard_fraction`, else uniformly); -1 for a row without any."
+    uniform = torch.rand(sim.shape[0], generator=generator, device=sim.device) >= hard_fraction
+    logits = sim.detach().float().masked_fill(uniform[:, None], 0.0).masked_fill(match, float("-inf"))
     has = (~match).any(1)
     out = torch.full((sim.shape[0],), -1, dtype=torch.long, device=sim.device)
     if has.any(): out[has] = torch.multinomial(F.softmax(logits[has], 1), 1, generator=generator)[:, 0]
@@ -209,8 +213,9 @@ def itm_loss(model, image_embeds: torch.Tensor,                     # (B, 1 + N,
              sim_i2t: torch.Tensor, sim_t2i: torch.Tensor,          # (B, B) this rank's block of the ITC similarities
              match: torch.Tensor,                                   # (B, B) this rank's block of the matches
             ) -> torch.Tensor:
-    "Cross-entropy of the ITM head on every true pair, one hard-negative text per image and one hard-negative image per text."
-    neg_text, neg_image = hard_negatives(sim_i2t, match), hard_negatives(sim_t2i, match.T)
+    "Cross-entropy of the ITM head on every true pair, one negative text per image and one negative image per text (hard ones: `itm_hard_fraction` of the config)."
+    f = model.config.itm_hard_fraction
+    neg_text, neg_image = hard_negatives(sim_i2t, match, hard_fraction=f), hard_negatives(sim_t2i, match.T, hard_fraction=f)
     i, t = neg_text >= 0, neg_image >= 0
     embeds = torch.cat([image_embeds, image_embeds[i], image_embeds[neg_image[t]]])
     ids = torch.cat([input_ids, input_ids[neg_text[i]], input_ids[t]])

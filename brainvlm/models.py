@@ -465,11 +465,16 @@ def load_base(name_or_path: str | os.PathLike,          # tiny-llava / tiny-blip
               patch_policy: str | None = None, patch_impl: str | None = None,
               train: Sequence[str] | None = None,        # freeze policy; default: the base's (patch_embed)
               bits: int | None = None,                   # 8 or 4: load the language model with bitsandbytes
-              base_dir: str | os.PathLike | None = None, seed: int = 0, **kwargs):
+              base_dir: str | os.PathLike | None = None, seed: int = 0,
+              config_overrides: Mapping | None = None,   # fields of the base's config to set, e.g. {"itm_hard_fraction": 0.5}; unknown ones refused
+              **kwargs):
     "Load a base model and its processor with `from_pretrained`, as our volume model of its family, with the freeze policy applied."
     load_families()
     path = resolve_base(name_or_path, base_dir, seed)
     cfg = volume_config(AutoConfig.from_pretrained(path), modalities, patch_policy, patch_impl, train)
+    for k, v in (config_overrides or {}).items():
+        if not hasattr(cfg, k): raise ConfigError(f"{name_or_path}: its {type(cfg).__name__} has no field {k!r} to set")
+        setattr(cfg, k, v)
     family = family_of(cfg)
     if bits: kwargs["quantization_config"] = kbit_config(bits, family)
     with _without_load_report(), seeded(seed), progress_bars_for(weights_bytes(path)):                 # new weights (e.g. patch embeddings) from `seed` alone

@@ -483,7 +483,8 @@ def load_model(cfg, adapters: bool = True):
     from brainvlm.models import load_base, add_lora
     bits = cfg.quantization.bits if cfg.get("quantization") else None
     model, proc = load_base(cfg.model.hf_name, modalities=model_modalities(cfg), patch_policy=cfg.model.patch_policy,
-                            patch_impl=cfg.model.patch_impl, train=list(cfg.model.train), bits=bits, seed=cfg.seed)
+                            patch_impl=cfg.model.patch_impl, train=list(cfg.model.train), bits=bits, seed=cfg.seed,
+                            config_overrides=dict(cfg.model.config))
     if cfg.get("lora") and adapters:
         l = cfg.lora
         with seeded(cfg.seed): model = add_lora(model, r=l.r, alpha=l.alpha, dropout=l.dropout, target_modules=list(l.target_modules))
