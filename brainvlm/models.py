@@ -166,7 +166,7 @@ class ModelFamily:
 
 # %% ../nbs/06_models.ipynb #926890fb
 FAMILIES: dict[str, ModelFamily] = {}
-FAMILY_MODULES = ["brainvlm.llava", "brainvlm.blip2", "brainvlm.blip"]    # the chapters of the built-in families (06a, 06b, 06c), imported on first lookup
+FAMILY_MODULES = ["brainvlm.llava", "brainvlm.blip2", "brainvlm.blip", "brainvlm.regionclip"]    # the chapters of the built-in families (06a–06d), imported on first lookup
 
 def register_family(family: ModelFamily) -> ModelFamily:
     "Add `family` to `FAMILIES` and register its classes with the `Auto*` classes (configs, models, `VolumeProcessor`)."

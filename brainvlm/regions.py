@@ -5,11 +5,10 @@
 # %% ../nbs/03c_regions.ipynb #3dad6d6a
 from __future__ import annotations
 import json, os, re
-from dataclasses import dataclass, field, asdict
-from functools import lru_cache, partial
+from dataclasses import dataclass, asdict
+from functools import lru_cache
 from pathlib import Path
 from typing import Callable, Mapping
-from unittest import mock
 
 import nibabel as nib
 import numpy as np
@@ -19,14 +18,15 @@ from .core import BrainVLMError, ConfigError, DataError, SkipLog, IMAGE_TOKEN
 from . import synth
 
 # %% auto #0
-__all__ = ['FINDING_PHRASES', 'MRICRON_TEMPLATES', 'AAL_LOBES', 'CT_ORGANS', 'REGION_PRESETS', 'SHAPES', 'LR', 'BODY',
-           'RegionPreset', 'region_preset', 'apply_affine', 'atlas_volume', 'labels_at', 'labels_on_grid',
+__all__ = ['FINDING_PHRASES', 'NORMAL_PHRASES', 'MRICRON_TEMPLATES', 'AAL_LOBES', 'CT_ORGANS', 'REGION_PRESETS', 'SHAPES', 'LR',
+           'BODY', 'RegionPreset', 'region_preset', 'apply_affine', 'atlas_volume', 'labels_at', 'labels_on_grid',
            'patch_overlap', 'visible_regions', 'body_phantom', 'compose_report', 'split_sentences', 'decompose_report',
            'load_decomposition', 'sample_regional_findings', 'paint_findings', 'RegionalConfig', 'regional_subject',
            'write_regional_subject', 'make_regional_cohort']
 
 # %% ../nbs/03c_regions.ipynb #2d8be059
 FINDING_PHRASES = {"lesion": "shows a focal lesion", "atrophy": "shows atrophy", "enlargement": "is enlarged"}   # finding -> predicate
+NORMAL_PHRASES = ("is normal", "is unremarkable", "shows no abnormality")   # the ways a report says a region is normal
 
 @dataclass(frozen=True)
 class RegionPreset:
@@ -39,16 +39,25 @@ class RegionPreset:
     groups: tuple = ()              # per region, the atlas label names it gathers
     fill_brain: bool = False        # extend the atlas's labels into the template brain's other voxels (white matter), nearest label wins
 
-    def sentence(self, region: str, finding: str | None = None) -> str:
+    def sentence(self, region: str, finding: str | None = None,
+                 wording: int = 0) -> str:          # normal: which of `NORMAL_PHRASES`
         "The report sentence of `region`: normal when `finding` is None or 'normal'."
         if region not in self.regions: raise ConfigError(f"region {region!r} is not in preset {self.name!r}; its regions: {', '.join(self.regions)}")
-        if finding in (None, "normal"): return f"The {region} is normal."
+        if finding in (None, "normal"): return f"The {region} {NORMAL_PHRASES[wording % len(NORMAL_PHRASES)]}."
         if finding not in self.findings: raise ConfigError(f"finding {finding!r} is not one of preset {self.name!r}'s: {', '.join(self.findings)}")
         return f"The {region} {FINDING_PHRASES[finding]}."
 
     def finding_names(self) -> list[str]:
         "Every (region, finding) pair as 'region: finding', in preset order: the findings a macro average runs over."
         return [f"{r}: {f}" for r in self.regions for f in self.findings]
+
+    def sentence_finding(self, region: str, sentence: str) -> str | None:
+        "The finding a sentence about `region` states (None: normal), by its phrase (`FINDING_PHRASES`, `NORMAL_PHRASES`); neither is a `DataError`."
+        low = sentence.lower()
+        said = [f for f in self.findings if FINDING_PHRASES[f] in low] + ([None] if any(p in low for p in NORMAL_PHRASES) else [])
+        if len(said) != 1: raise DataError(f"sentence {sentence!r} about the {region} states {'no known finding or normal phrase' if not said else 'both ' + ' and '.join(map(str, said))}")
+        return said[0]
+
 
 # %% ../nbs/03c_regions.ipynb #42077195
 MRICRON_TEMPLATES = Path("/usr/share/mricron/templates")     # Debian's mricron-data
@@ -88,15 +97,11 @@ def _atlas_names(path: Path) -> dict[str, int]:
 def _template_brain_on(affine: np.ndarray, shape) -> np.ndarray:
     "The MNI152 template's brain mask (`synth.template`) on a grid (nearest)."
     T = synth.template()
-    ijk = np.indices(shape).reshape(3, -1).T
-    vox = np.rint(apply_affine(np.linalg.inv(T["affine"]) @ affine, ijk)).astype(int)
-    inside = ((vox >= 0) & (vox < T["brain"].shape)).all(1)
-    out = np.zeros(len(vox), bool); out[inside] = T["brain"][tuple(vox[inside].T)] > 0.5
-    return out.reshape(shape)
+    return ndimage.affine_transform(T["brain"], np.linalg.inv(T["affine"]) @ affine, output_shape=tuple(shape), order=0) > 0.5
 
 def apply_affine(affine: np.ndarray, pts: np.ndarray) -> np.ndarray:
     "`affine` (4×4) applied to points (..., 3)."
-    return pts @ affine[:3, :3].T + affine[:3, 3]
+    return np.einsum("...j,ij->...i", pts, affine[:3, :3]) + affine[:3, 3]     # einsum, not BLAS: its threads only slow this down
 
 # %% ../nbs/03c_regions.ipynb #a622f6fb
 @lru_cache(maxsize=4)
@@ -132,7 +137,7 @@ def labels_on_grid(preset: str | RegionPreset, affine: np.ndarray, shape) -> np.
     "The preset's atlas resampled (nearest) onto the grid (`affine`, `shape`) of a volume registered to MNI space."
     return labels_at(preset, apply_affine(np.asarray(affine, np.float64), np.indices(tuple(shape)).reshape(len(shape), -1).T).reshape(*shape, 3))
 
-# %% ../nbs/03c_regions.ipynb #23a4502e
+# %% ../nbs/03c_regions.ipynb #a68e38ad
 def patch_overlap(labels: np.ndarray,     # (D, H, W) or (H, W) region labels 0..n_regions
                   n_regions: int,
                   patch) -> np.ndarray:   # patch size per axis, e.g. (8, 8, 8)
@@ -151,7 +156,7 @@ def patch_overlap(labels: np.ndarray,     # (D, H, W) or (H, W) region labels 0.
     counts = np.bincount((blocks + R * np.arange(P)[:, None]).ravel(), minlength=P * R).reshape(P, R)
     return (counts[:, 1:].T / blocks.shape[1]).astype(np.float32)
 
-# %% ../nbs/03c_regions.ipynb #d27be9f4
+# %% ../nbs/03c_regions.ipynb #e33dfaaa
 def visible_regions(labels_in_view: np.ndarray,    # labels of what the scan shows (e.g. a crop)
                     labels_whole: np.ndarray,      # labels of the whole volume (or the atlas on the subject's grid)
                     n_regions: int,
@@ -164,13 +169,13 @@ def visible_regions(labels_in_view: np.ndarray,    # labels of what the scan sho
     dropped = [names[r] if names is not None else r + 1 for r in np.flatnonzero(~valid)]
     return valid, dropped
 
-# %% ../nbs/03c_regions.ipynb #3c0400fd
+# %% ../nbs/03c_regions.ipynb #2bda5708
 def _ellipsoid(xyz, c, r): return (((xyz - np.asarray(c, float)) / np.asarray(r, float)) ** 2).sum(-1) <= 1
 
 def _tube(xyz, a, b, r):
     "Points within `r` mm of the segment a-b."
     a, b = np.asarray(a, float), np.asarray(b, float); ab = b - a
-    t = np.clip(((xyz - a) @ ab) / (ab @ ab), 0, 1)
+    t = np.clip(np.einsum("...j,j->...", xyz - a, ab) / (ab @ ab), 0, 1)
     return np.linalg.norm(xyz - (a + t[..., None] * ab), axis=-1) <= r
 
 def _cylinder(xyz, c, r, z):
@@ -186,7 +191,7 @@ def _ring(xyz, c, r, t):
 
 SHAPES = {"ellipsoid": _ellipsoid, "tube": _tube, "cylinder": _cylinder, "ring": _ring}
 
-# %% ../nbs/03c_regions.ipynb #7f95261d
+# %% ../nbs/03c_regions.ipynb #c0c07fd1
 LR = (-1, 1)     # both sides: x multiplied by each
 BODY = [   # (organ of the CT preset or None, HU, shape, its parameters in mm), painted in order
     (None, -100, "cylinder", ((0, 0), (165, 112), (-330, 235))),                 # trunk: subcutaneous fat
@@ -230,7 +235,7 @@ BODY = [   # (organ of the CT preset or None, HU, shape, its parameters in mm), 
     *[("femur", 900, "ellipsoid", ((s * 90, -15, -258), (22, 22, 22))) for s in LR],
 ]
 
-# %% ../nbs/03c_regions.ipynb #a4fd38cc
+# %% ../nbs/03c_regions.ipynb #60feef50
 def _jitter(kind: str, params: tuple, move: np.ndarray) -> tuple:
     "A part's parameters with every position (a 2- or 3-vector that is a centre or an end point) moved by `move` mm."
     positions = {"ellipsoid": (0,), "tube": (0, 1), "cylinder": (0,), "ring": (0,)}[kind]
@@ -256,13 +261,15 @@ def body_phantom(n: int = 64,            # grid (n, n, 2n), isotropic voxels of 
     hu += rng.normal(0, noise_hu, hu.shape).astype(np.float32) * (hu > -1000)
     return hu.reshape(n, n, 2 * n), labels.reshape(n, n, 2 * n), affine
 
-# %% ../nbs/03c_regions.ipynb #2c80e8dd
-def compose_report(preset: str | RegionPreset, findings: Mapping[str, str | None]) -> str:
+# %% ../nbs/03c_regions.ipynb #1961a507
+def compose_report(preset: str | RegionPreset, findings: Mapping[str, str | None],
+                   rng=None) -> str:       # draws each normal region's wording (`NORMAL_PHRASES`); None: always the first
     "One sentence per region in preset order; a region missing from `findings`, None or 'normal' reads normal."
     preset = region_preset(preset)
     if unknown := set(findings) - set(preset.regions):
         raise ConfigError(f"findings name regions not in preset {preset.name!r}: {', '.join(sorted(unknown))}")
-    return " ".join(preset.sentence(r, findings.get(r)) for r in preset.regions)
+    wording = np.random.default_rng(rng).integers(len(NORMAL_PHRASES), size=len(preset.regions)) if rng is not None else [0] * len(preset.regions)
+    return " ".join(preset.sentence(r, findings.get(r), w) for r, w in zip(preset.regions, wording))
 
 @lru_cache(maxsize=16)
 def _region_pattern(regions: tuple[str, ...]) -> re.Pattern:
@@ -272,7 +279,7 @@ def split_sentences(text: str) -> list[str]:
     "A report's sentences: split after '.', '!' or '?' followed by white space."
     return [s.strip() for s in re.split(r"(?<=[.!?])\s+", text.strip()) if s.strip()]
 
-# %% ../nbs/03c_regions.ipynb #911ff26b
+# %% ../nbs/03c_regions.ipynb #d85de1e0
 def decompose_report(preset: str | RegionPreset, text: str,
                      on_error: str | SkipLog = "raise",   # 'raise', or a SkipLog that counts the bad sentences and missing regions
                      record: str | None = None) -> dict[str, str]:   # the record the report belongs to, named in errors
@@ -291,7 +298,7 @@ def decompose_report(preset: str | RegionPreset, text: str,
         if region not in out: fail(f"no sentence names region {region!r}")
     return {r: out[r] for r in preset.regions if r in out}
 
-# %% ../nbs/03c_regions.ipynb #ab773747
+# %% ../nbs/03c_regions.ipynb #13e9f6c5
 def _checked(parts, preset: RegionPreset, where: str) -> dict[str, str]:
     "A user's region -> sentence mapping, its names checked against `preset`."
     if not isinstance(parts, Mapping): raise DataError(f"{where}: a decomposition must map region -> sentence, not {type(parts).__name__}")
@@ -316,14 +323,14 @@ def load_decomposition(source: Callable | str | os.PathLike | None, preset: str 
         return table[key]
     return lookup
 
-# %% ../nbs/03c_regions.ipynb #6a4d9f5e
+# %% ../nbs/03c_regions.ipynb #963e8190
 def sample_regional_findings(rng, preset: str | RegionPreset = "brain-lobes", rate: float = 0.1) -> dict[str, str | None]:
     "Region -> finding kind or None (normal), independently per region with probability `rate`, the kind uniform over the preset's."
     preset, rng = region_preset(preset), np.random.default_rng(rng)
     hit, kind = rng.random(len(preset.regions)) < rate, rng.integers(len(preset.findings), size=len(preset.regions))
     return {r: preset.findings[k] if h else None for r, h, k in zip(preset.regions, hit, kind)}
 
-# %% ../nbs/03c_regions.ipynb #60cc71a7
+# %% ../nbs/03c_regions.ipynb #f03a281a
 def paint_findings(an: dict,                 # `synth.anatomy` of the subject (changed in place)
                    labels: np.ndarray,       # its region labels (1..R, preset order)
                    findings: Mapping[str, str | None],
@@ -351,7 +358,7 @@ def paint_findings(an: dict,                 # `synth.anatomy` of the subject (c
     an["lesion"] = np.maximum(an["lesion"] * (1 - lesion), lesion)
     return drawn
 
-# %% ../nbs/03c_regions.ipynb #06263edf
+# %% ../nbs/03c_regions.ipynb #e093000e
 @dataclass
 class RegionalConfig(synth.SynthConfig):
     "A `SynthConfig` for `make_regional_cohort`: T1 of the benchmark variant, with findings in the preset's regions."
@@ -372,7 +379,7 @@ def _sides(regions) -> str | None:
     sides = {r.split()[0] for r in regions}
     return None if not sides else sides.pop() if len(sides) == 1 else "both"
 
-# %% ../nbs/03c_regions.ipynb #9c619b81
+# %% ../nbs/03c_regions.ipynb #c86d9cf4
 def regional_subject(cfg: RegionalConfig, i: int) -> tuple[synth.Subject, dict, np.ndarray, dict, dict]:
     "Subject `i` of a regional cohort in memory: (subject, its anatomy with findings painted, labels, findings, what was drawn)."
     preset, rng = region_preset(cfg.preset), np.random.default_rng([cfg.seed, i, 3])
@@ -390,20 +397,19 @@ def write_regional_subject(cfg: RegionalConfig, i: int, out: str | os.PathLike) 
     s, an, labels, findings, drawn = regional_subject(cfg, i)
     anat = out / s.subject_id / "anat"; anat.mkdir(parents=True, exist_ok=True)
     t1, lab = anat / f"{s.subject_id}_T1w.nii.gz", anat / f"{s.subject_id}_desc-{preset.name}_dseg.nii.gz"
-    synth._save(synth.synth_t1(s, an, np.random.default_rng([cfg.seed, i, 1])), synth.grid_affine(cfg.grid), t1)
-    synth._save(labels, synth.grid_affine(cfg.grid), lab)
+    synth.save_volume(synth.synth_t1(s, an, np.random.default_rng([cfg.seed, i, 1])), synth.grid_affine(cfg.grid), t1)
+    synth.save_volume(labels, synth.grid_affine(cfg.grid), lab)
     lesioned = [r for r in preset.regions if findings[r] == "lesion"]
     meta = {**s.metadata, "lesion": bool(lesioned), "lesion_side": _sides(lesioned), "region_preset": preset.name,
             "region_findings": {r: f or "normal" for r, f in findings.items()}, "region_labels": str(lab.relative_to(out))}
     return {"subject_id": s.subject_id, "cohort": cfg.cohort, "split": None, "modality_paths": {"T1": str(t1.relative_to(out))},
-            "conversations": [{"from": "human", "value": IMAGE_TOKEN, "kind": "caption"}, {"from": "gpt", "value": compose_report(preset, findings)}],
+            "conversations": [{"from": "human", "value": IMAGE_TOKEN, "kind": "caption"}, {"from": "gpt", "value": compose_report(preset, findings, np.random.default_rng([cfg.seed, i, 4]))}],
             "metadata": {**meta, "ground_truth": {**asdict(s), "regions": drawn}}}
 
-# %% ../nbs/03c_regions.ipynb #45327f33
+# %% ../nbs/03c_regions.ipynb #04b36053
 def make_regional_cohort(out: str | os.PathLike, n: int | None = None, grid: int = 48, seed: int = 0,
                          split_sizes: tuple | None = None,   # (train, val, test) counts; default: the benchmark's fractions of n
                          workers: int = 2, progress: bool = True, overwrite: bool = False, **options) -> dict:   # options: `RegionalConfig` fields
     "Write a T1 cohort with findings in named regions under `out` (`synth.make_cohort`'s layout and manifests); returns make_cohort's dict (out, manifests per split, records)."
     cfg = RegionalConfig(n=n, grid=grid, seed=seed, split_sizes=split_sizes, **options)
-    with mock.patch.object(synth, "write_subject", write_regional_subject):   # until make_cohort takes a subject writer (see the report)
-        return synth.make_cohort(cfg, out, workers=workers, progress=progress, overwrite=overwrite)
+    return synth.make_cohort(cfg, out, workers=workers, progress=progress, overwrite=overwrite, writer=write_regional_subject)

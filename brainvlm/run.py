@@ -55,6 +55,7 @@ class ModelSection:
     train: list[str] = field(default_factory=lambda: ["patch_embed"])   # parts to train: patch_embed, vision, projector, lm
     patch_policy: str = "error"                # "error" or "pad" when a patch does not divide the grid
     patch_impl: str = "linear"                 # "linear" or "conv" (the same weights)
+    config: dict = field(default_factory=dict) # fields of the base's config to set, e.g. {itm_hard_fraction: 0.5} (a field it lacks is refused)
 
 # %% ../nbs/07a_run.ipynb #d798f6be
 @dataclass

@@ -9,6 +9,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, asdict
 from functools import lru_cache
 from pathlib import Path
+from typing import Callable
 
 import nibabel as nib
 import numpy as np
@@ -25,8 +26,8 @@ __all__ = ['FOV_MM', 'BRAIN_CENTER', 'LESION_LADDER', 'BENCHMARK_RUNG', 'FIRST_L
            'WARP_HALF_MM', 'CSF_T1', 'WM_T1', 'NETWORKS', 'INCOMPLETE_MARKER', 'LESION_SIGNS', 'template',
            'grid_affine', 'check_variant', 'Subject', 'sample_subject', 'warp_points', 'partition', 'anatomy',
            'synth_t1', 'gradient_table_dipy', 'synth_dwi', 'network_sources', 'synth_bold', 'SynthConfig',
-           'write_subject', 'cohort_yaml', 'cohort_state', 'make_cohort', 'show_subjects', 'ground_truth_table',
-           'normative_lesion_scores']
+           'save_volume', 'write_subject', 'cohort_yaml', 'cohort_state', 'make_cohort', 'show_subjects',
+           'ground_truth_table', 'normative_lesion_scores']
 
 # %% ../nbs/03_synth.ipynb #8b642883
 _NILEARN = ("nilearn", "datasets", "data")
@@ -362,7 +363,7 @@ class SynthConfig:
         return tuple(v / self.n for v in self.split_sizes) if self.split_sizes else tuple(self.fractions)
 
 # %% ../nbs/03_synth.ipynb #d4e5f6a7
-def _save(data, affine, path, zooms_t=None):
+def save_volume(data, affine, path, zooms_t=None):
     img = nib.Nifti1Image(np.round(data).astype(np.int16), affine)
     img.header.set_xyzt_units("mm", "sec")
     if zooms_t is not None: img.header.set_zooms(tuple(img.header.get_zooms()[:3]) + (zooms_t,))
@@ -379,20 +380,20 @@ def write_subject(cfg: SynthConfig, i: int, out: str | os.PathLike) -> dict:
         if "T1" in cfg.modalities:
             (sub / "anat").mkdir(parents=True, exist_ok=True)
             paths["T1"] = sub / "anat" / f"{s.subject_id}_T1w.nii.gz"
-            _save(synth_t1(s, an, rng), grid_affine(cfg.grid), paths["T1"])
+            save_volume(synth_t1(s, an, rng), grid_affine(cfg.grid), paths["T1"])
         if "dMRI" in cfg.modalities:
             (sub / "dwi").mkdir(parents=True, exist_ok=True)
             bvals, bvecs = gradient_table_dipy(cfg.dwi_directions)
             stem = sub / "dwi" / f"{s.subject_id}_dwi"
             paths["dMRI"] = stem.with_name(stem.name + ".nii.gz")
-            _save(synth_dwi(s, an, rng, bvals, bvecs), grid_affine(cfg.grid), paths["dMRI"])
+            save_volume(synth_dwi(s, an, rng, bvals, bvecs), grid_affine(cfg.grid), paths["dMRI"])
             stem.with_name(stem.name + ".bval").write_text(" ".join(f"{b:g}" for b in bvals) + "\n")
             stem.with_name(stem.name + ".bvec").write_text("\n".join(" ".join(f"{v:.6f}" for v in row) for row in bvecs.T) + "\n")
     if "rsfMRI" in cfg.modalities:
         (sub / "func").mkdir(parents=True, exist_ok=True)
         stem = sub / "func" / f"{s.subject_id}_task-rest_bold"
         paths["rsfMRI"] = stem.with_name(stem.name + ".nii.gz")
-        _save(synth_bold(s, anatomy(s, cfg.fmri_grid), rng, cfg.frames), grid_affine(cfg.fmri_grid), paths["rsfMRI"], cfg.tr)
+        save_volume(synth_bold(s, anatomy(s, cfg.fmri_grid), rng, cfg.frames), grid_affine(cfg.fmri_grid), paths["rsfMRI"], cfg.tr)
         stem.with_name(stem.name + ".json").write_text(json.dumps({"RepetitionTime": cfg.tr, "TaskName": "rest"}))
     meta = {**s.metadata, "tr": cfg.tr}
     return {"subject_id": s.subject_id, "cohort": cfg.cohort, "split": None,
@@ -442,7 +443,8 @@ def _clear_cohort(out: Path):
 
 # %% ../nbs/03_synth.ipynb #5420046d
 def make_cohort(cfg: SynthConfig, out: str | os.PathLike, workers: int = 1, progress: bool = True,
-                overwrite: bool = False) -> dict:
+                overwrite: bool = False,
+                writer: Callable | None = None) -> dict:   # (cfg, i, out) -> subject i's record: default `write_subject` (a regional cohort passes its own)
     "Write a synthetic BIDS cohort, its preset and train/val/test manifests under `out`; complete or marked incomplete, never in between."
     out = Path(out); state = cohort_state(out)
     if state == "writing":
@@ -458,12 +460,13 @@ def make_cohort(cfg: SynthConfig, out: str | os.PathLike, workers: int = 1, prog
     if state in ("incomplete", "complete"): _clear_cohort(out)
     out.mkdir(parents=True, exist_ok=True)
     write_json({"pid": os.getpid(), "host": socket.gethostname(), "config": asdict(cfg)}, out / INCOMPLETE_MARKER)
+    writer = writer or write_subject
     if workers > 1:
         with ProcessPoolExecutor(workers) as ex:
-            recs = list(tqdm(ex.map(write_subject, [cfg] * cfg.n, range(cfg.n), [out] * cfg.n), total=cfg.n,
+            recs = list(tqdm(ex.map(writer, [cfg] * cfg.n, range(cfg.n), [out] * cfg.n), total=cfg.n,
                              desc="synthetic subjects", disable=not progress))
     else:
-        recs = [write_subject(cfg, i, out) for i in tqdm(range(cfg.n), desc="synthetic subjects", disable=not progress)]
+        recs = [writer(cfg, i, out) for i in tqdm(range(cfg.n), desc="synthetic subjects", disable=not progress)]
     split = split_subjects([r["subject_id"] for r in recs], cfg.split_fractions, cfg.seed)
     for r in recs: r["split"] = split[r["subject_id"]]
     pd.DataFrame([{"participant_id": r["subject_id"], "age": r["metadata"]["age"], "sex": r["metadata"]["sex"],
