@@ -25,9 +25,9 @@ from .embed import PATCH_IMPLS, PATCH_POLICIES
 __all__ = ['RESERVED_TRAINER_KEYS', 'RULES', 'LOCK_NAME', 'DatasetSection', 'PatchSection', 'ModelSection', 'LoraSection',
            'QuantizationSection', 'RegionsSection', 'TrainerSection', 'RunConfig', 'check_config', 'manifests',
            'trained_modalities', 'dotlist_overrides', 'resolve_config', 'config_stats', 'build_datasets',
-           'model_modalities', 'check_splits', 'load_model', 'save_final', 'run_dir_for', 'run_preprocessing',
-           'write_run_files', 'existing_folder', 'load_run_config', 'ask_command', 'RunClaim', 'claim_run',
-           'training_arguments', 'train', 'check_replicas']
+           'model_modalities', 'check_splits', 'region_overrides', 'load_model', 'save_final', 'run_dir_for',
+           'run_preprocessing', 'write_run_files', 'existing_folder', 'load_run_config', 'ask_command', 'RunClaim',
+           'claim_run', 'training_arguments', 'train', 'check_replicas']
 
 # %% ../nbs/07a_run.ipynb #f8cf8175
 @dataclass
@@ -387,6 +387,9 @@ def resolve_config(config: str | os.PathLike | dict | DictConfig | None = None, 
             raise ConfigError(f"config key 'dataset.{m}.input_scaling_method': a 2D image is min-max scaled per image by its dataset; "
                               "the volume scalings do not apply to it")
     _check_selection(cfg)
+    if cfg.get("regions"):
+        from brainvlm.regions import region_preset
+        region_preset(cfg.regions.preset)                         # an unknown preset is refused with the known ones
     for m in cfg.dataset:
         spec = get_modality(m)
         cfg.dataset[m].img_size = _grid(cfg, m)
@@ -479,13 +482,25 @@ def check_splits(cfg, splits: Sequence[str] = ("train", "val", "test")):
                            for s in splits})
 
 # %% ../nbs/07a_run.ipynb #a8758cc6
+def region_overrides(cfg) -> dict:
+    "The model config fields the `regions` section sets: the preset's region names (in its order), the contrast and the region weighting."
+    if not cfg.get("regions"): return {}
+    from brainvlm.regions import region_preset
+    return {"region_names": list(region_preset(cfg.regions.preset).regions), "contrast": cfg.regions.contrast,
+            "region_weighting": cfg.regions.weighting}
+
 def load_model(cfg, adapters: bool = True):
     "The run's model and processor: `load_base` + optional k-bit loading + optional LoRA (`adapters`), with the freeze policy applied."
     from brainvlm.models import load_base, add_lora
     bits = cfg.quantization.bits if cfg.get("quantization") else None
-    model, proc = load_base(cfg.model.hf_name, modalities=model_modalities(cfg), patch_policy=cfg.model.patch_policy,
-                            patch_impl=cfg.model.patch_impl, train=list(cfg.model.train), bits=bits, seed=cfg.seed,
-                            config_overrides=dict(cfg.model.config))
+    overrides = {**cfg.model.config, **region_overrides(cfg)}
+    try:
+        model, proc = load_base(cfg.model.hf_name, modalities=model_modalities(cfg), patch_policy=cfg.model.patch_policy,
+                                patch_impl=cfg.model.patch_impl, train=list(cfg.model.train), bits=bits, seed=cfg.seed,
+                                config_overrides=overrides)
+    except ConfigError as e:
+        if not cfg.get("regions") or "has no field" not in str(e): raise
+        raise ConfigError(f"config section 'regions' needs a region-BLIP base (tiny-region-blip, or one made by brainvlm.regionclip.with_regions): {e}") from None
     if cfg.get("lora") and adapters:
         l = cfg.lora
         with seeded(cfg.seed): model = add_lora(model, r=l.r, alpha=l.alpha, dropout=l.dropout, target_modules=list(l.target_modules))

@@ -63,8 +63,21 @@ TESTED = ["llava-1.5-7b-lora.yaml", "llava-1.5-7b-deepspeed.yaml", "blip2-flan-t
 
 def test_every_config_is_checked():
     # quickstart.yaml: tests/test_papermill.py; vqa-quickstart.yaml: tests/test_vqa.py (trained through nbs/vqa.ipynb);
-    # pretrain-quickstart.yaml: tests/test_pretrain.py (nbs/pretrain.ipynb on a tiny config)
-    assert sorted(p.name for p in CONFIGS.glob("*.yaml")) == sorted(["quickstart.yaml", "vqa-quickstart.yaml", "pretrain-quickstart.yaml", *TESTED]), "a config without a test"
+    # pretrain-quickstart.yaml: tests/test_pretrain.py (nbs/pretrain.ipynb on a tiny config); regions-quickstart.yaml: below
+    assert sorted(p.name for p in CONFIGS.glob("*.yaml")) == sorted(["quickstart.yaml", "vqa-quickstart.yaml", "pretrain-quickstart.yaml",
+                                                                    "regions-quickstart.yaml", *TESTED]), "a config without a test"
+
+
+def test_regions_quickstart(tmp_path):
+    "The regional quickstart resolves on a cohort written where it names one, and its model takes the preset's regions and the contrast."
+    from brainvlm.regions import make_regional_cohort, region_preset
+    from brainvlm.run import load_model
+    make_regional_cohort(tmp_path / "outputs" / "regions-quickstart" / "cohort", n=6, grid=48, split_sizes=(2, 2, 2), workers=1, progress=False)
+    cfg = resolve("regions-quickstart.yaml", tmp_path, "regions.contrast=region")
+    assert list(cfg.dataset.T1.img_size) == [48, 48, 48] and cfg.regions.preset == "brain-lobes"
+    model, proc = load_model(cfg)
+    assert model.config.region_names == list(region_preset("brain-lobes").regions) and model.config.contrast == "region"
+    assert model.region_pooler is not None and proc.num_visual_tokens == {"T1": 0}      # BLIP's text reads the scan by its features
 
 
 def test_llava_lora(ukb):
