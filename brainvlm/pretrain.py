@@ -66,7 +66,7 @@ def _caption_record(item, i: int, path: Path, modality: str, cohort: str, split:
         if not isinstance(item.get(key), str) or not item[key].strip():
             what = "is missing" if key not in item else "is empty" if isinstance(item[key], str) else f"must be a string, not {type(item[key]).__name__}"
             raise ManifestError(f"field {key!r} {what}", path)
-    return {"subject_id": f"caption-{i:06d}", "cohort": cohort, "split": split, "modality_paths": {modality: item["image"]},
+    return {"subject_id": f"caption-{split}-{i:06d}", "cohort": cohort, "split": split, "modality_paths": {modality: item["image"]},
             "conversations": caption_conversation(item["caption"].strip()),
             "metadata": {"caption": item["caption"].strip()}}
 
