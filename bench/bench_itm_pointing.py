@@ -9,9 +9,10 @@ a random place, 1.5 background SDs above it) written as PNG files with one capti
 (ITC + ITM + LM, 300 steps of 32, 4×4 patches: an 8×8 token grid). On the **test** images that hold a disc, the
 ITM Grad-CAM of "a bright disc is present." (`itm_grad_cam`) is upsampled to the image and scored by `pointing_game`:
 the share of maps whose peak lies on the disc (Wilson interval), beside a random peak's share and the disc's area share.
-Written before measuring: the issue's target is a hit rate of at least 0.9 with the random peak at most 0.25; the
-setting above is the only one run (nothing tuned on test). Results go to `<out>/itm_pointing.json` and a picture of
-eight maps to `<out>/itm_pointing.png`.
+Written before measuring: the issue's target is a hit rate of at least 0.9 with the random peak at most 0.25. Two
+settings were run, in this order: 300 steps (the first; neither ITC nor ITM left its chance-level loss, the ITM loss
+staying at the pair-blind 0.637), then 1500 steps, chosen from those training losses; nothing else was changed. Results go to `<out>/itm_pointing_<steps>steps.json` and a picture of
+eight maps to `<out>/itm_pointing_<steps>steps.png`.
 
 Usage::
 
@@ -43,12 +44,13 @@ def write_corpus(work: Path, seed: int = 0) -> dict:
         (work / f"captions_{split}.json").write_text(json.dumps(items))
         out[split] = write_caption_manifest(work / f"captions_{split}.json", work / f"manifest_{split}.json", "image2d", "PLANTED", split)
         start += n
+    (work / "cohort.yaml").write_text('cohorts:\n  PLANTED: {description: "32x32 textured images, half with a planted disc"}\n')
     np.save(work / "masks.npy", po.masks)
     return out
 
 
 def config(work: Path, steps: int, seed: int) -> dict:
-    return {"run_name": f"seed{seed}", "output_root": str(work / "runs"), "seed": seed, "max_seq_length": 16,
+    return {"run_name": f"seed{seed}", "output_root": str(work / "runs"), "seed": seed, "max_seq_length": 32, "cohorts": [str(work / "cohort.yaml")],
             "dataset": {"image2d": {"manifest": [str(work / "manifest_{split}.json")], "img_size": [32, 32]}},
             "model": {"hf_name": "tiny-blip", "train": ["patch_embed", "vision", "projector", "lm"], "image2d": {"patch_size": [4, 4]}},
             "trainer": {"max_steps": steps, "learning_rate": 1e-3, "warmup_steps": 20, "per_device_train_batch_size": 32, "logging_steps": 50,
@@ -98,7 +100,7 @@ def main():
     rates = [r["hit_rate"] for r in rows]
     summary = {"runs": rows, "hit_rate_mean": float(np.mean(rates)), "hit_rate_sd": float(np.std(rates, ddof=1)) if len(rates) > 1 else None,
                "target": "hit rate >= 0.9, random peak <= 0.25", "steps": args.steps}
-    (out / "itm_pointing.json").write_text(json.dumps(summary, indent=1))
+    (out / f"itm_pointing_{args.steps}steps.json").write_text(json.dumps(summary, indent=1))
     print(f"hit rate over {len(rates)} seeds: {summary['hit_rate_mean']:.3f} ± {summary['hit_rate_sd'] or 0:.3f}")
     from brainvlm.visualize import draw_attention
     import matplotlib; matplotlib.use("Agg"); import matplotlib.pyplot as plt
@@ -106,7 +108,7 @@ def main():
     fig, axs = plt.subplots(1, 8, figsize=(16, 2.4))
     for k, ax in enumerate(axs): draw_attention(images[k], cams[k], masks[k], axes=ax)
     fig.suptitle("ITM Grad-CAM of 'a bright disc is present.' on test images (seed %d); outline: the disc, +: the map's peak" % args.seeds[0])
-    fig.savefig(out / "itm_pointing.png", dpi=90, bbox_inches="tight")
+    fig.savefig(out / f"itm_pointing_{args.steps}steps.png", dpi=90, bbox_inches="tight")
 
 
 if __name__ == "__main__":
