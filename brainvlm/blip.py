@@ -4,7 +4,7 @@
 
 # %% ../nbs/06c_blip.ipynb #ef6d8129
 from __future__ import annotations
-import os, shutil
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Mapping, Sequence     # Literal: the inherited config fields' annotations name it (show_doc evaluates them here)
@@ -19,10 +19,10 @@ from transformers.modeling_outputs import ModelOutput
 from transformers.models.blip.modeling_blip import BlipEncoder, BlipPreTrainedModel, BlipVisionModel
 from transformers.models.blip.modeling_blip_text import BlipTextLMHeadModel, BlipTextModel
 
-from .core import ConfigError, partial_path
+from .core import ConfigError
 from .embed import TINY_MODALITIES, check_modality
 from .data import IMAGE_TOKEN
-from .models import (ModelFamily, VolumeVisionOptions, VolumeVisionTower, make_processor, register_family, resolve_base,
+from .models import (ModelFamily, VolumeVisionOptions, VolumeVisionTower, register_family, resolve_base, save_base,
                              _TINY_VISION, _token_ids, _unwrap, _vision_fields)
 
 # %% auto #0
@@ -342,12 +342,4 @@ def convert_blip(retrieval: str | os.PathLike,                 # a BlipForImageT
     if captioning is not None:
         decoder = BlipForConditionalGeneration.from_pretrained(resolve_base(captioning)).text_decoder
         _load_decoder(model, decoder.state_dict(), f"captioning checkpoint {captioning}", f"retrieval checkpoint {retrieval}")
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = partial_path(out_dir); tmp.mkdir()
-    try:
-        model.save_pretrained(tmp); make_processor(model, tok).save_pretrained(tmp)
-        if out_dir.exists(): shutil.rmtree(out_dir)
-        os.replace(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True); raise
-    return out_dir
+    return save_base(model, tok, out_dir)

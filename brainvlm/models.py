@@ -33,9 +33,9 @@ __all__ = ['FAMILIES', 'FAMILY_MODULES', 'PARTS', 'TINY_PRESETS', 'SMALL_WEIGHTS
            'VolumeVisionTower', 'answer_token_count', 'text_is_encoder_decoder', 'lm_losses', 'lm_answer_logprob',
            'ModelFamily', 'register_family', 'load_families', 'family_of', 'VolumeProcessor', 'part_of', 'unreachable',
            'apply_freeze_policy', 'parameter_table', 'kbit_config', 'tiny_config', 'make_processor', 'build_tiny_base',
-           'default_base_dir', 'resolve_base', 'volume_config', 'load_report', 'weights_bytes', 'model_bytes',
-           'progress_bars_for', 'load_base', 'peft_quietly', 'lora_target_modules', 'add_lora', 'save_adapter',
-           'load_adapter']
+           'save_base', 'default_base_dir', 'resolve_base', 'volume_config', 'load_report', 'weights_bytes',
+           'model_bytes', 'progress_bars_for', 'load_base', 'peft_quietly', 'lora_target_modules', 'add_lora',
+           'save_adapter', 'load_adapter']
 
 # %% ../nbs/06_models.ipynb #a513559f
 def _check_patch_options(cfg):
@@ -355,6 +355,19 @@ def build_tiny_base(preset: str, out_dir: str | os.PathLike, seed: int = 0, moda
         with seeded(seed): model = family_of(cfg).model_class(cfg).eval()
         with progress_bars_for(model_bytes(model)): model.save_pretrained(tmp)
         make_processor(model, tok).save_pretrained(tmp)
+        if out_dir.exists(): shutil.rmtree(out_dir)
+        os.replace(tmp, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True); raise
+    return out_dir
+
+def save_base(model, tokenizer, out_dir: str | os.PathLike) -> Path:
+    "Save `model` and its processor (with `tokenizer`) as a base folder `out_dir`, whole or not at all: written beside it, then renamed into place."
+    out_dir = Path(out_dir); out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = partial_path(out_dir); tmp.mkdir()
+    try:
+        with progress_bars_for(model_bytes(model)): model.save_pretrained(tmp)
+        make_processor(model, tokenizer).save_pretrained(tmp)
         if out_dir.exists(): shutil.rmtree(out_dir)
         os.replace(tmp, out_dir)
     except BaseException:

@@ -4,7 +4,7 @@
 
 # %% ../nbs/06d_regionclip.ipynb #dbc2395a
 from __future__ import annotations
-import os, shutil
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Mapping, Sequence     # Literal: the inherited config fields' annotations name it (show_doc evaluates them here)
@@ -19,8 +19,8 @@ from transformers.modeling_outputs import ModelOutput
 from transformers.models.blip.modeling_blip import BlipPreTrainedModel
 from transformers.models.blip.modeling_blip_text import BlipTextModel
 
-from .core import ConfigError, partial_path, seeded
-from .models import ModelFamily, make_processor, register_family, resolve_base, _unwrap
+from .core import ConfigError, seeded
+from .models import ModelFamily, register_family, resolve_base, save_base, _unwrap
 from .blip import (VolumeBlipConfig, VolumeBlipForPretraining, VolumeBlipVisionModel, gather_features, itc_loss,
                            blip_lora_names, tiny_blip_config, _clamp_temperature, _no_questions)
 
@@ -314,12 +314,5 @@ def with_regions(blip,                                        # a BLIP-family mo
     if out_dir is not None:
         tok = tokenizer if tokenizer is not None else AutoTokenizer.from_pretrained(path) if path is not None else None
         if tok is None: raise ConfigError("with_regions(model, out_dir=...) needs the model's tokenizer (tokenizer=...)")
-        out_dir = Path(out_dir); out_dir.parent.mkdir(parents=True, exist_ok=True)
-        tmp = partial_path(out_dir); tmp.mkdir()
-        try:
-            model.save_pretrained(tmp); make_processor(model, tok).save_pretrained(tmp)
-            if out_dir.exists(): shutil.rmtree(out_dir)
-            os.replace(tmp, out_dir)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True); raise
+        save_base(model, tok, out_dir)
     return model
