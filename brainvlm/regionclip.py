@@ -303,7 +303,8 @@ def with_regions(blip,                                        # a BLIP-family mo
     "A `VolumeRegionBlip` with a BLIP model's weights (tower, text encoder, projections, temperature) and a new region pooler."
     path = resolve_base(blip) if isinstance(blip, (str, os.PathLike)) else None
     source = AutoConfig.from_pretrained(path) if path is not None else _unwrap(blip).config
-    if not isinstance(source, VolumeBlipConfig): raise ConfigError(f"{blip if path else type(blip).__name__}: not a BLIP-family model (model_type {source.model_type!r})")
+    if source.model_type not in (VolumeBlipConfig.model_type, VolumeRegionBlipConfig.model_type):   # by type name: a notebook may register its own copy of the classes
+        raise ConfigError(f"{blip if path else type(blip).__name__}: not a BLIP-family model (model_type {source.model_type!r})")
     cfg = _region_config(source, region_names=list(region_names) if region_names is not None else None, **options)
     with seeded(seed):
         if path is not None: model = VolumeRegionBlip.from_pretrained(path, config=cfg)

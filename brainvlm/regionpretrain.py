@@ -26,10 +26,10 @@ from .zeroshot import (choose_thresholds, finding_aucs, macro_auc, plot_finding_
 from .pretrain import CaptionCollator, CaptionTokenizer, caption_conversation, caption_key, with_captions
 
 # %% auto #0
-__all__ = ['CONTRASTS', 'REGIONS_QUICKSTART_CONFIG', 'REGIONS_QUICKSTART_COHORT', 'with_region_masks', 'RegionTokenizer',
-           'RegionCollator', 'region_hooks', 'pretrain_regions', 'finding_pairs', 'sentence_embeddings',
-           'zero_shot_scores', 'evaluate_zero_shot', 'region_aucs', 'compare_contrasts', 'summarize_contrasts',
-           'prepare_regions_quickstart']
+__all__ = ['CONTRASTS', 'REGIONS_QUICKSTART_CONFIG', 'REGIONS_QUICKSTART_COHORT', 'in_view', 'with_region_masks',
+           'RegionTokenizer', 'RegionCollator', 'region_hooks', 'pretrain_regions', 'finding_pairs',
+           'sentence_embeddings', 'zero_shot_scores', 'evaluate_zero_shot', 'region_aucs', 'compare_contrasts',
+           'summarize_contrasts', 'prepare_regions_quickstart']
 
 # %% ../nbs/10d_regions.ipynb #e267e880
 def _label_volume(man: Manifest, rec: dict) -> np.ndarray:
@@ -43,23 +43,35 @@ def _label_volume(man: Manifest, rec: dict) -> np.ndarray:
     if not p.exists(): raise ManifestError(f"field 'metadata.region_labels': file not found: {p}", man.path, rec["subject_id"])
     return np.rint(load_nifti(p).data).astype(np.int16)
 
+def in_view(labels: np.ndarray, rec: dict, preset: RegionPreset, min_visible: float) -> np.ndarray:
+    """Which regions (R,) a record shows enough of: present in its label volume and, where its metadata gives `region_voxels`
+    (region -> voxels of the whole region on the scan's grid, e.g. from a segmentation of a larger field of view), with at
+    least `min_visible` of them in view (as `visible_regions` decides)."""
+    seen = np.bincount(labels.ravel().clip(0), minlength=len(preset.regions) + 1)[1:len(preset.regions) + 1]
+    whole = rec["metadata"].get("region_voxels") or {}
+    need = np.array([min_visible * float(whole.get(r, 0)) for r in preset.regions])
+    return (seen > 0) & (seen >= need)
+
 def with_region_masks(man: Manifest, modality: str, preset: RegionPreset,
                       grid: Sequence[int],             # the run's grid of `modality` (its `img_size`)
                       patch: Sequence[int],            # the model's patch size for it
-                      on_error: str = "raise") -> Manifest:
-    "`with_captions`, plus each record's region overlap per patch (`region_mask`, R × P) from its label volume, which must lie on `grid`."
+                      on_error: str = "raise",
+                      min_visible: float = 0.5) -> Manifest:   # a region with less of its voxels in view takes no part (`in_view`)
+    "`with_captions`, plus each record's region overlap per patch (`region_mask`, R × P) and the regions in view (`region_valid`) from its label volume, which must lie on `grid`."
     man = with_captions(man, modality, on_error)
-    log, out = SkipLog(on_error), []
+    log, out, cut = SkipLog(on_error), [], 0
     for rec in man:
         try:
             labels = _label_volume(man, rec)
             if tuple(labels.shape) != tuple(grid):
                 raise ManifestError(f"its region label volume is {tuple(labels.shape)}, the run's {modality} grid {tuple(grid)}: "
                                     "write the labels on that grid (brainvlm.regions.labels_on_grid)", man.path, rec["subject_id"])
-            mask = patch_overlap(labels, len(preset.regions), patch)
+            mask, valid = patch_overlap(labels, len(preset.regions), patch), in_view(labels, rec, preset, min_visible)
         except (ManifestError, ConfigError) as e:
             log.handle(e if isinstance(e, ManifestError) else ManifestError(str(e), man.path, rec["subject_id"])); continue
-        out.append({**rec, "metadata": {**rec["metadata"], "region_mask": mask.round(4).tolist()}})
+        cut += int((~valid).sum())
+        out.append({**rec, "metadata": {**rec["metadata"], "region_mask": mask.round(4).tolist(), "region_valid": valid.tolist()}})
+    if cut: print(f"{man.path}: {cut} (record, region) pairs of {len(out) * len(preset.regions)} left out: the region is not, or too little, in view")
     skipped = SkipLog("skip"); skipped.skipped = [*man.skipped.skipped, *log.skipped]
     return Manifest(out, man.data_root, man.path, skipped)
 
@@ -91,7 +103,7 @@ class RegionTokenizer(CaptionTokenizer):
 
 # %% ../nbs/10d_regions.ipynb #fcf588c2
 class RegionCollator(CaptionCollator):
-    "`CaptionCollator` plus `region_input_ids`/`region_attention_mask` `(B, R, L)`, `region_text_ids`/`region_normal` `(B, R)` and `region_mask` `(B, R, P)`."
+    "`CaptionCollator` plus `region_input_ids`/`region_attention_mask` `(B, R, L)`, `region_text_ids`/`region_normal`/`region_valid` `(B, R)` and `region_mask` `(B, R, P)`."
     def __call__(self, samples: list[dict]) -> dict:
         batch = super().__call__(samples)
         for m, b in batch.items():
@@ -102,6 +114,7 @@ class RegionCollator(CaptionCollator):
             b["region_attention_mask"] = torch.stack([widen(s["region_attention_mask"][m], 0) for s in ss])
             for k in ("region_text_ids", "region_normal"): b[k] = torch.stack([s[k][m] for s in ss])
             b["region_mask"] = torch.tensor([s["metadata"]["region_mask"] for s in ss], dtype=torch.float32)
+            b["region_valid"] = torch.tensor([s["metadata"]["region_valid"] for s in ss], dtype=torch.bool)
         return batch
 
 # %% ../nbs/10d_regions.ipynb #36859833
@@ -109,7 +122,8 @@ def region_hooks(cfg) -> dict:
     "`train`'s hooks for a region run of the resolved config `cfg`: records with region masks, the region tokenizer, the region collator."
     if not cfg.get("regions"): raise ConfigError("the config has no 'regions' section: anatomy-level contrast needs one (e.g. regions: {preset: brain-lobes})")
     preset = region_preset(cfg.regions.preset)
-    def records(man, m, on_error): return with_region_masks(man, m, preset, cfg.dataset[m].img_size, cfg.model[m].patch_size, on_error)
+    def records(man, m, on_error): return with_region_masks(man, m, preset, cfg.dataset[m].img_size, cfg.model[m].patch_size, on_error,
+                                                            cfg.regions.min_visible)
     def text(cfg_, model, proc):
         if family_of(model).name != REGION_BLIP_FAMILY.name:       # by name: a notebook may register its own copy of the family
             raise ConfigError(f"model.hf_name={cfg.model.hf_name!r} is a {family_of(model).title} model; region contrast needs a region-BLIP one "
