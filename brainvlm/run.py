@@ -73,7 +73,7 @@ class QuantizationSection:
 
 @dataclass
 class RegionsSection:
-    "`regions`: anatomy-level image–text contrast (`06d_regionclip`, `10d_regions`); absent or null: none."
+    "`regions`: anatomy-level image–text contrast (`06d_regionclip`, `10d_regionpretrain`); absent or null: none."
     preset: str = "brain-lobes"                # a region preset (`brainvlm.regions.REGION_PRESETS`): atlas, names, sentences
     contrast: str = "calibrated"               # "global" (CLIP on the whole report), "region" (per-region ITC), "calibrated" (per-region, identical normal sentences are positives)
     weighting: str = "uniform"                 # region losses: "uniform" (mean over regions) or "frequency" (by each region's valid samples)
