@@ -27,8 +27,8 @@ from .models import (ModelFamily, VolumeVisionOptions, VolumeVisionTower, regist
 
 # %% auto #0
 __all__ = ['LORA_NAMES_BLIP', 'BLIP_FAMILY', 'VolumeBlipVisionConfig', 'VolumeBlipVisionModel', 'VolumeBlipConfig',
-           'BlipPretrainingOutput', 'VolumeBlipForPretraining', 'gather_features', 'match_matrix', 'itc_loss',
-           'hard_negatives', 'itm_loss', 'itc_embeddings', 'text_embeddings', 'itm_logit', 'blip_losses',
+           'BlipPretrainingOutput', 'add_itc_parts', 'VolumeBlipForPretraining', 'gather_features', 'match_matrix',
+           'itc_loss', 'hard_negatives', 'itm_loss', 'itc_embeddings', 'text_embeddings', 'itm_logit', 'blip_losses',
            'blip_lora_names', 'tiny_blip_config', 'blip_from_vanilla', 'convert_blip']
 
 # %% ../nbs/06c_blip.ipynb #eba8cfbd
@@ -83,6 +83,14 @@ class BlipPretrainingOutput(ModelOutput):
     sim_i2t: torch.Tensor | None = None        # (B, B_all): this rank's images against every rank's texts, over the temperature
 
 # %% ../nbs/06c_blip.ipynb #9f04b742
+def add_itc_parts(model: nn.Module, config: VolumeBlipConfig):
+    "BLIP's image–text contrast parts, under BLIP's names: `vision_model`, `text_encoder` (no pooling layer), `vision_proj`, `text_proj`, `temp`."
+    model.vision_model = VolumeBlipVisionModel._from_config(config.vision_config)
+    model.text_encoder = BlipTextModel(config.text_config, add_pooling_layer=False)
+    model.vision_proj = nn.Linear(config.vision_config.hidden_size, config.image_text_hidden_size)
+    model.text_proj = nn.Linear(config.text_config.hidden_size, config.image_text_hidden_size)
+    model.temp = nn.Parameter(torch.tensor(float(config.temperature)))
+
 class VolumeBlipForPretraining(BlipPreTrainedModel):
     "BLIP for 2D/3D/4D images: volume tower, text encoder (ITC, and ITM by cross-attention), captioning decoder; `forward` returns the three losses."
     config: VolumeBlipConfig
@@ -94,14 +102,9 @@ class VolumeBlipForPretraining(BlipPreTrainedModel):
 
     def __init__(self, config: VolumeBlipConfig):
         super().__init__(config)
-        v, t = config.vision_config.hidden_size, config.text_config.hidden_size
-        self.vision_model = VolumeBlipVisionModel._from_config(config.vision_config)
-        self.text_encoder = BlipTextModel(config.text_config, add_pooling_layer=False)
-        self.vision_proj = nn.Linear(v, config.image_text_hidden_size)
-        self.text_proj = nn.Linear(t, config.image_text_hidden_size)
-        self.itm_head = nn.Linear(t, 2)
+        add_itc_parts(self, config)
+        self.itm_head = nn.Linear(config.text_config.hidden_size, 2)
         self.text_decoder = BlipTextLMHeadModel(config.text_config)
-        self.temp = nn.Parameter(torch.tensor(float(config.temperature)))
         self.post_init()
 
     @torch.no_grad()

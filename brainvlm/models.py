@@ -4,7 +4,7 @@
 
 # %% ../nbs/06_models.ipynb #0c306e52
 from __future__ import annotations
-import contextlib, copy, dataclasses, importlib, logging, math, os, re, shutil, warnings
+import contextlib, copy, dataclasses, importlib, logging, math, os, re, shutil, tempfile, warnings
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -347,24 +347,16 @@ def build_tiny_base(preset: str, out_dir: str | os.PathLike, seed: int = 0, moda
     "Build a `tiny-*` base (tokenizer trained on the cohort's text, random weights from `seed`) and save it like a hub model."
     out_dir = Path(out_dir)
     if preset not in TINY_PRESETS: raise ConfigError(f"unknown preset {preset!r}; presets are {TINY_PRESETS}")
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = partial_path(out_dir); tmp.mkdir()               # the umask applies (mkdtemp would make it 0700)
-    try:
-        tok = train_tokenizer(cohort_texts(), tmp)
+    with tempfile.TemporaryDirectory() as scratch:
+        tok = train_tokenizer(cohort_texts(), scratch)     # saved again with the processor, beside the weights
         cfg = tiny_config(preset, tok, modalities)
         with seeded(seed): model = family_of(cfg).model_class(cfg).eval()
-        with progress_bars_for(model_bytes(model)): model.save_pretrained(tmp)
-        make_processor(model, tok).save_pretrained(tmp)
-        if out_dir.exists(): shutil.rmtree(out_dir)
-        os.replace(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True); raise
-    return out_dir
+        return save_base(model, tok, out_dir)
 
 def save_base(model, tokenizer, out_dir: str | os.PathLike) -> Path:
     "Save `model` and its processor (with `tokenizer`) as a base folder `out_dir`, whole or not at all: written beside it, then renamed into place."
     out_dir = Path(out_dir); out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = partial_path(out_dir); tmp.mkdir()
+    tmp = partial_path(out_dir); tmp.mkdir()               # the umask applies (mkdtemp would make it 0700)
     try:
         with progress_bars_for(model_bytes(model)): model.save_pretrained(tmp)
         make_processor(model, tokenizer).save_pretrained(tmp)

@@ -17,11 +17,10 @@ from transformers import AutoConfig, AutoTokenizer
 from transformers import initialization as init
 from transformers.modeling_outputs import ModelOutput
 from transformers.models.blip.modeling_blip import BlipPreTrainedModel
-from transformers.models.blip.modeling_blip_text import BlipTextModel
 
 from .core import ConfigError, seeded
 from .models import ModelFamily, register_family, resolve_base, save_base, _unwrap
-from .blip import (VolumeBlipConfig, VolumeBlipForPretraining, VolumeBlipVisionModel, gather_features, itc_loss,
+from .blip import (VolumeBlipConfig, VolumeBlipForPretraining, add_itc_parts, gather_features, itc_loss,
                            blip_lora_names, tiny_blip_config, _clamp_temperature, _no_questions)
 
 # %% auto #0
@@ -172,14 +171,9 @@ class VolumeRegionBlip(BlipPreTrainedModel):
 
     def __init__(self, config: VolumeRegionBlipConfig):
         super().__init__(config)
-        v, t = config.vision_config.hidden_size, config.text_config.hidden_size
-        self.vision_model = VolumeBlipVisionModel._from_config(config.vision_config)
-        self.text_encoder = BlipTextModel(config.text_config, add_pooling_layer=False)
-        self.vision_proj = nn.Linear(v, config.image_text_hidden_size)
-        self.text_proj = nn.Linear(t, config.image_text_hidden_size)
-        self.temp = nn.Parameter(torch.tensor(float(config.temperature)))
+        add_itc_parts(self, config)                     # BLIP's names: a BLIP checkpoint's weights load into them
         self.region_pooler = (None if config.contrast == "global" else
-                              RegionPooler(v, len(config.region_names), config.region_heads, config.region_overlap_bias, config.initializer_range))
+                              RegionPooler(config.vision_config.hidden_size, len(config.region_names), config.region_heads, config.region_overlap_bias, config.initializer_range))
         self.post_init()
 
     @torch.no_grad()
