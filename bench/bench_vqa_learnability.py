@@ -179,6 +179,13 @@ DESIGNS = {
     "llava-stem8-24ep": dict(images_per_category=100, stem=8, epochs=24, hf_name="tiny-llava", why="LLaVA, the stem, 24 epochs; config only"),
     "stem8-queries-24ep": dict(images_per_category=100, stem=8, epochs=24, query_std=0.02,
                                why="BLIP-2 OPT, query tokens N(0, 0.02) (a change in 06b_blip2), the stem, 24 epochs"),
+    # Added after all of the above answered alike and a look at the base's weights found why: tiny-blip2-opt's tower was
+    # drawn with transformers' BLIP-2 vision default std of 1e-10, so its attention and MLP layers were dead (outputs and
+    # gradients ~0) and the query tokens sat at zero (LayerNorm then multiplied their gradient by ~1e6, which gradient
+    # clipping spread over every other weight). 06b_blip2 and 06_models now draw both at std 0.02; the plan starts again
+    # from the quickstart's own settings, then the stem.
+    "live-tower": dict(images_per_category=100, stem=0, epochs=8, why="the quickstart's settings, 8 epochs, on the corrected initialisation"),
+    "live-tower-stem8": dict(images_per_category=100, stem=8, epochs=8, why="the same with the pooled convolutional stem"),
 }
 
 

@@ -293,7 +293,7 @@ def blip_lora_names(config, names) -> list[str]:
 
 def tiny_blip_config(tokenizer, modalities: Mapping) -> VolumeBlipConfig:
     "The `tiny-blip` preset: width-64 tower, text encoder and decoder (2 layers each), 64-wide ITC features."
-    vision = VolumeBlipVisionConfig(**_TINY_VISION, initializer_range=0.02, modalities=dict(modalities))
+    vision = VolumeBlipVisionConfig(**_TINY_VISION, modalities=dict(modalities))
     text = BlipTextConfig(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
                           max_position_embeddings=512, **_token_ids(tokenizer), sep_token_id=tokenizer.eos_token_id)
     return VolumeBlipConfig(vision_config=vision, text_config=text, image_text_hidden_size=64,

@@ -13,6 +13,7 @@ from huggingface_hub.dataclasses import strict
 from .core import ConfigError
 from transformers import (AutoConfig, AutoModelForCausalLM, AutoModelForSeq2SeqLM, Blip2Config, Blip2ForConditionalGeneration,
                           Blip2VisionConfig)
+from transformers import initialization as init
 from transformers.configuration_utils import SubConfigSpec
 from transformers.models.blip_2.modeling_blip_2 import Blip2Encoder, Blip2PreTrainedModel, Blip2QFormerModel, Blip2VisionModel
 
@@ -76,6 +77,12 @@ class VolumeBlip2ForConditionalGeneration(Blip2ForConditionalGeneration):
         auto = AutoModelForCausalLM if config.use_decoder_only_language_model else AutoModelForSeq2SeqLM
         self.language_model = auto.from_config(config.text_config)
         self.post_init()
+
+    @torch.no_grad()
+    def _init_weights(self, module):
+        super()._init_weights(module)                              # transformers zeroes the query tokens (pretrained ones overwrite them)
+        if module is self: init.normal_(module.query_tokens, std=self.config.qformer_config.initializer_range)   # as BLIP-2 draws them:
+                                                                   # zeros make every query alike and LayerNorm's gradient ~1/sqrt(eps)
 
     def visual_token_count(self, modality: str) -> int: return self.config.visual_token_count(modality)
 

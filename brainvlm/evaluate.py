@@ -466,10 +466,9 @@ def load_run(run_dir: str | Path):
     final = final_folder(run_dir)
     load_families()                                       # the Auto classes know our model types once the families registered
     if (final / "adapter_config.json").exists():          # a LoRA run: its base, then the adapters and the other trained parameters
-        from omegaconf import OmegaConf
-        from brainvlm.run import load_model
+        from brainvlm.run import load_model, load_run_config
         from brainvlm.models import load_adapter
-        base, _ = load_model(OmegaConf.load(Path(run_dir) / "config.yaml"), adapters=False)   # the saved config is resolved
+        base, _ = load_model(load_run_config(run_dir), adapters=False)   # resolved again: keys added since the run was saved get their defaults
         return load_adapter(base, final).eval(), AutoProcessor.from_pretrained(final)
     try:
         model = AutoModelForImageTextToText.from_pretrained(final).eval()

@@ -313,7 +313,9 @@ def kbit_config(bits: int, family: str | ModelFamily, compute_dtype: torch.dtype
     raise ConfigError(f"k-bit loading is 8 or 4 bits, not {bits}")
 
 # %% ../nbs/06_models.ipynb #fb6cc31a
-_TINY_VISION = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4)   # every tiny tower
+# Every tiny tower. Its std is set: transformers' BLIP and BLIP-2 vision configs default to 1e-10 (their weights are
+# meant to be loaded), which leaves a tower drawn at random with dead attention and MLP layers (outputs and gradients ~0).
+_TINY_VISION = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4, initializer_range=0.02)
 
 def _token_ids(tok) -> dict:
     return dict(pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id)

@@ -118,12 +118,19 @@ class PlantedObjects(NamedTuple):
     masks: np.ndarray      # (n, *size) bool: the object's voxels; all False where it is absent
     labels: np.ndarray     # (n,) bool: the object is present
 
-def texture_background(rng, size: Sequence[int]) -> np.ndarray:
-    "A 2D background: smooth blobs (Gaussian-filtered noise at a coarse and a fine scale) plus pixel noise, zero mean and unit SD."
+@functools.lru_cache(maxsize=16)
+def _blob_sd(size: tuple, sigma: float) -> float:
+    "SD over pixels and images of white noise of `size` after a Gaussian filter of `sigma` (scipy's, edges reflected), from 64 seeded draws."
     from scipy.ndimage import gaussian_filter
-    unit = lambda a: (a - a.mean()) / a.std()
-    coarse, fine = (unit(gaussian_filter(rng.normal(size=size), s)) for s in (min(size) / 10, 1.0))
-    return unit(coarse + 0.5 * fine + 0.3 * rng.normal(size=size)).astype(np.float32)
+    rng = np.random.default_rng(0)
+    return float(np.std([gaussian_filter(rng.normal(size=size), sigma) for _ in range(64)]))
+
+def texture_background(rng, size: Sequence[int]) -> np.ndarray:
+    "A 2D background: smooth blobs (Gaussian-filtered noise at a coarse and a fine scale) plus pixel noise; zero mean and unit SD over images, each image's own mean and SD varying."
+    from scipy.ndimage import gaussian_filter
+    size = tuple(int(s) for s in size)
+    coarse, fine = (gaussian_filter(rng.normal(size=size), s) / _blob_sd(size, s) for s in (min(size) / 10, 1.0))
+    return ((coarse + 0.5 * fine + 0.3 * rng.normal(size=size)) / np.sqrt(1 + 0.5 ** 2 + 0.3 ** 2)).astype(np.float32)
 
 @functools.lru_cache(maxsize=8)
 def template_blocks(size: int) -> np.ndarray:
