@@ -25,7 +25,7 @@ from .tasks import prepare_quickstart
 __all__ = ['CAPTION_KINDS', 'PRETRAIN_QUICKSTART_CONFIG', 'PRETRAIN_QUICKSTART_COHORT', 'record_caption', 'caption_conversation',
            'image_key', 'with_captions', 'load_captions', 'write_caption_manifest', 'CaptionTokenizer', 'caption_key',
            'CaptionCollator', 'pretrain', 'retrieval_inputs', 'evaluate_retrieval', 'format_retrieval_by_modality',
-           'plot_retrieval_by_modality', 'prepare_pretrain_quickstart']
+           'plot_retrieval_by_modality', 'prepare_pretrain_quickstart', 'pretrain_ending', 'add_pretrain_command']
 
 # %% ../nbs/10c_pretrain.ipynb #8df50d65
 CAPTION_KINDS = ("caption", "report")      # the question kinds whose answer is a record's caption
@@ -223,3 +223,32 @@ PRETRAIN_QUICKSTART_COHORT = dict(n=400, grid=32, modalities=("T1",), split_size
 def prepare_pretrain_quickstart(config: str | os.PathLike = PRETRAIN_QUICKSTART_CONFIG, workers: int = 2) -> tuple[Path, str]:
     "The pre-training quickstart config and a fresh run name: `prepare_quickstart` with the pre-training cohort, written on first use, reused after."
     return prepare_quickstart(config, workers, cohort=PRETRAIN_QUICKSTART_COHORT, what="pre-training quickstart")
+
+# %% ../nbs/10c_pretrain.ipynb #1077ec43
+def pretrain_ending(run: Path, table=None) -> str:
+    "What a pre-training run wrote and the next steps: score retrieval (on val while choosing, test once), or what it scored."
+    from brainvlm.launch import ending
+    wrote = [(run / "final", "the pre-trained model and its processor"), (run / "config.yaml", "the resolved config"),
+             (run / "log_history.json", "ITC, ITM and LM losses logged one by one")]
+    if table is not None:
+        split = table.attrs.get("split", "")
+        wrote.append((run / f"eval-{split}" / "retrieval.csv", f"retrieval on {split}: recall@k and median rank per pool size, beside chance"))
+    code = f"from brainvlm.pretrain import evaluate_retrieval; print(evaluate_retrieval({str(run)!r}, 'val'))"
+    return ending(wrote, [] if table is not None else [(["python", "-c", code], "retrieval on val (test: once, at the end)")])
+
+def add_pretrain_command(sub):
+    "Add `brainvlm pretrain` to the command line's subparsers."
+    s = sub.add_parser("pretrain", help="pre-train a BLIP model (ITC, ITM, LM) on a config's captions; works under torchrun")
+    s.add_argument("config", help="YAML config whose manifests carry captions or reports (configs/pretrain-quickstart.yaml)")
+    s.add_argument("overrides", nargs="*", help="e.g. trainer.max_steps=10")
+    s.add_argument("--evaluate", choices=["val", "test"], help="score retrieval on this split afterwards (first rank only)")
+    s.add_argument("--pools", type=int, nargs="+", default=[16, 64], help="distinct captions per retrieval pool")
+    def cmd(a):
+        run = pretrain(a.config, a.overrides)
+        if int(os.environ.get("RANK", "0")) != 0: return
+        table = None
+        if a.evaluate:
+            table = evaluate_retrieval(run, a.evaluate, pool_sizes=a.pools); table.attrs["split"] = a.evaluate
+            print(f"retrieval on {a.evaluate}, 95% intervals, chance beside each:\n{format_retrieval_by_modality(table).to_string()}")
+        print(pretrain_ending(run, table))
+    s.set_defaults(func=cmd)
