@@ -1,6 +1,6 @@
 """Shared setup for the tests that train: a tiny synthetic cohort (T1 and rsfMRI at 16³) and a `brainvlm train`
-config over it, with the offline environment the subprocesses run in."""
-import os, subprocess
+config over it, with the offline environment the subprocesses run in; and two-rank runs of a test's own script."""
+import json, os, subprocess, sys
 from pathlib import Path
 
 import pytest
@@ -35,3 +35,14 @@ model:
 trainer: {{max_steps: 6, learning_rate: 1.0e-3, per_device_train_batch_size: 1, logging_steps: 2, save_steps: 6, report_to: [], disable_tqdm: true}}
 """)
     return {"env": env, "cohort": cohort, "config": config, "runs": tmp_path / "runs"}
+
+
+def run_two_ranks(script: str, tmp_path: Path):
+    "Run Python source `script` as two gloo ranks under torchrun (a free port: `--standalone`); the JSON its rank 0 writes to `sys.argv[1]`."
+    path, result = tmp_path / "ranks.py", tmp_path / "ranks.json"
+    path.write_text(script)
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
+    r = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", str(path), str(result)],
+                       capture_output=True, text=True, env=env, timeout=300)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-5000:]
+    return json.loads(result.read_text())

@@ -2,11 +2,13 @@
 (image, report) pairs in at most 200 steps, and ITC gathered across two DDP processes (gloo, torchrun) equals the
 single-process loss on the same global batch, with the same gradients (they flow back through the gather). The launch lets
 torchrun pick a free port (`--standalone`), so that two test runs on one machine do not collide."""
-import itertools, json, os, subprocess, sys, textwrap
+import itertools, textwrap
 
 import numpy as np
 import pytest
 import torch
+
+from conftest import run_two_ranks
 
 
 @pytest.fixture(scope="module")
@@ -90,13 +92,7 @@ DDP_SCRIPT = textwrap.dedent('''
 
 
 def test_gathered_itc_equals_single_process_under_two_process_ddp(tmp_path):
-    script, result = tmp_path / "itc_ddp.py", tmp_path / "itc.json"
-    script.write_text(DDP_SCRIPT)
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
-    r = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", str(script), str(result)],
-                       capture_output=True, text=True, env=env, timeout=300)
-    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-5000:]
-    got = json.loads(result.read_text())
+    got = run_two_ranks(DDP_SCRIPT, tmp_path)
     assert abs(got["mean_of_ranks"] - got["ref"]) < 1e-5, got                  # the same loss as one process on the global batch
     assert got["grad_norm"] > 1e-3 and got["grad_diff"] < 1e-5, got            # ... and the same gradients: they flow through the gather
     assert abs(got["uneven"] - got["ref"]) < 1e-5, got                         # ranks with 5 and 3 samples: the same loss, weighted by size

@@ -2,7 +2,9 @@
 normal flags and validity of the global batch and computes the same per-region losses, which equal the single-process losses on
 that batch, with the same gradients after DDP's mean (they flow back through the gather), also when the ranks hold different
 numbers of samples and a region is valid on one rank only."""
-import json, os, subprocess, sys, textwrap
+import textwrap
+
+from conftest import run_two_ranks
 
 DDP_SCRIPT = textwrap.dedent('''
     import json, sys, torch, torch.distributed as dist, torch.nn.functional as F
@@ -44,13 +46,7 @@ DDP_SCRIPT = textwrap.dedent('''
 
 
 def test_region_itc_under_two_process_ddp_equals_single_process(tmp_path):
-    script, result = tmp_path / "region_ddp.py", tmp_path / "region.json"
-    script.write_text(DDP_SCRIPT)
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
-    r = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", str(script), str(result)],
-                       capture_output=True, text=True, env=env, timeout=300)
-    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-5000:]
-    for rank, got in enumerate(json.loads(result.read_text())):
+    for rank, got in enumerate(run_two_ranks(DDP_SCRIPT, tmp_path)):
         for weighting, g in got.items():
             assert sorted(g["per"]) == ["a", "b", "c"] and sorted(g["per_ddp"]) == ["a", "b", "c"], (rank, weighting, g)  # c: 1 + 1 samples
             assert all(abs(g["per_ddp"][k] - g["per"][k]) < 1e-5 for k in g["per"]), (rank, weighting, g)
