@@ -207,6 +207,9 @@ DESIGNS = {
     # tiny-blip2-opt had not in 1000. The femur designs above saw 71 training images; this one sees 280.
     "llava-stem8-400img": dict(images_per_category=400, stem=8, epochs=10, hf_name="tiny-llava",
                                why="LLaVA, the stem, 4x the images, 10 epochs (one category within the demo's 10 minutes); config only"),
+    # Added after that one answered alike too: the toy learnt from a stream of new images, so the same steps on 5x the images.
+    "llava-stem8-2000img": dict(images_per_category=2000, stem=8, epochs=2, hf_name="tiny-llava",
+                                why="LLaVA, the stem, 20x the images, 2 epochs (the steps of llava-stem8-400img); config only"),
 }
 
 
