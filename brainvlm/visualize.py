@@ -132,6 +132,7 @@ def texture_background(rng, size: Sequence[int]) -> np.ndarray:
     coarse, fine = (gaussian_filter(rng.normal(size=size), s) / _blob_sd(size, s) for s in (min(size) / 10, 1.0))
     return ((coarse + 0.5 * fine + 0.3 * rng.normal(size=size)) / np.sqrt(1 + 0.5 ** 2 + 0.3 ** 2)).astype(np.float32)
 
+# %% ../nbs/09c_visualize.ipynb #d998a9c0
 @functools.lru_cache(maxsize=8)
 def template_blocks(size: int) -> np.ndarray:
     "The MNI152 T1 template (nilearn's) cropped to the brain, resampled isotropically so that its shortest axis spans 1.25 × `size` voxels, brain z-scored (background 0); cached, read-only."
@@ -153,6 +154,7 @@ def mri_background(rng, size: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
     block = t[tuple(slice(a, a + n) for a, n in zip(start, size))]
     return (block * rng.uniform(0.9, 1.1) + 0.1 * rng.normal(size=size)).astype(np.float32), block != 0
 
+# %% ../nbs/09c_visualize.ipynb #2d48fd65
 def planted_object_images(n: int, size: int | Sequence[int] = 32,
                           dim: int = 2,                 # 2: a texture background; 3: blocks of the MNI152 T1
                           seed: int = 0,

@@ -12,12 +12,23 @@ def tiny_training(tmp_path) -> dict:
     return make_tiny_training(tmp_path)
 
 
+def offline_env(tmp_path: Path) -> dict:
+    "The environment training subprocesses run in: no hub, tiny bases built under `tmp_path/base`, one thread, no display."
+    return {**os.environ, "HF_HUB_OFFLINE": "1", "BRAINVLM_BASE_DIR": str(tmp_path / "base"), "OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg"}
+
+
+def synth_cohort(tmp_path: Path, env: dict, *options: str) -> Path:
+    "`brainvlm synth` with `options` (e.g. `--n 8 --grid 16`) into `tmp_path/cohort`, one worker; the cohort's folder."
+    cohort = tmp_path / "cohort"
+    subprocess.run(["brainvlm", "synth", *options, "--workers", "1", "--out", str(cohort)], check=True, env=env, capture_output=True)
+    return cohort
+
+
 def make_tiny_training(tmp_path: Path) -> dict:
     "The `tiny_training` fixture's folder, built under `tmp_path` (also used by `bench/`)."
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "BRAINVLM_BASE_DIR": str(tmp_path / "base"), "OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg"}
-    cohort = tmp_path / "cohort"
-    subprocess.run(["brainvlm", "synth", "--n", "8", "--grid", "16", "--fmri-grid", "16", "--frames", "8", "--dwi-directions", "6",
-                    "--modalities", "T1,rsfMRI", "--workers", "1", "--out", str(cohort)], check=True, env=env, capture_output=True)
+    env = offline_env(tmp_path)
+    cohort = synth_cohort(tmp_path, env, "--n", "8", "--grid", "16", "--fmri-grid", "16", "--frames", "8", "--dwi-directions", "6",
+                          "--modalities", "T1,rsfMRI")
     config = tmp_path / "train.yaml"
     config.write_text(f"""
 run_name: run

@@ -1,19 +1,18 @@
 """The pre-training task notebook end to end on CPU: `papermill nbs/pretrain.ipynb` with a config over a tiny synthetic
 cohort (T1 at 16³) pre-trains tiny-blip for a few steps (ITC, ITM and LM logged one by one) and scores retrieval on `val`."""
-import json, os, subprocess, sys
+import json, subprocess, sys
 from pathlib import Path
 
 import pandas as pd
+from conftest import offline_env, synth_cohort
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def _tiny_pretraining(tmp_path: Path) -> tuple[dict, Path]:
     "The environment and a pre-training config over a 16-subject synthetic cohort (T1 at 16³), tiny-blip, 100 steps."
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "BRAINVLM_BASE_DIR": str(tmp_path / "base"), "OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg"}
-    cohort = tmp_path / "cohort"
-    subprocess.run(["brainvlm", "synth", "--n", "16", "--grid", "16", "--modalities", "T1", "--workers", "1", "--out", str(cohort)],
-                   check=True, env=env, capture_output=True)
+    env = offline_env(tmp_path)
+    cohort = synth_cohort(tmp_path, env, "--n", "16", "--grid", "16", "--modalities", "T1")
     config = tmp_path / "pretrain.yaml"
     config.write_text(f"""
 run_name: run

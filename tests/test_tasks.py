@@ -1,10 +1,11 @@
 """The task runs end to end, as a user starts them: a scaled-down `brainvlm demo` (cohort → train.ipynb → evaluate.ipynb
 → metrics and targets) and a `brainvlm sweep` over two modalities with its summary table. Both talk while they run
 (the notebooks' progress lines reach the console), and the executed notebooks keep their figures."""
-import json, os, re, subprocess
+import json, re, subprocess
 from pathlib import Path
 
 import pandas as pd
+from conftest import offline_env
 
 TINY = ["--n", "20", "--split-sizes", "10,4,6", "--grid", "32", "--fmri-grid", "16", "--frames", "8", "--dwi-directions", "6", "--workers", "2"]
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,7 +32,7 @@ def documented_run_entries() -> list[re.Pattern]:
 
 
 def test_demo_scaled_down(tmp_path):
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "BRAINVLM_BASE_DIR": str(tmp_path / "base"), "OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg"}
+    env = offline_env(tmp_path)
     out = tmp_path / "demo"
     r = run(["demo", *TINY, "--steps", "4", "--seeds", "0,1", "--out", out], env)
     group = out / "run-1"

@@ -2,12 +2,13 @@
 parameter reaches the run: its `training_summary.json` counts them), and the run's adapters load back with
 `PeftModel.from_pretrained` on the base. `brainvlm vqa-all` runs every category, passes a failed one, reports it, exits
 with status 1, and skips a finished category when called again."""
-import ast, json, os, subprocess, sys
+import ast, json, subprocess, sys
 from pathlib import Path
 
 import papermill
 import torch
 import yaml
+from conftest import offline_env
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -34,7 +35,7 @@ def test_num_images_reaches_the_run_and_adapters_round_trip(tmp_path):
     quick["dataset"]["image2d"]["manifest"] = [str(data / "manifest_{split}.json")]
     quick["trainer"].update(save_steps=2, logging_steps=1)
     (tmp_path / "vqa.yaml").write_text(yaml.safe_dump(quick))
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "BRAINVLM_BASE_DIR": str(tmp_path / "base"), "OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg"}
+    env = offline_env(tmp_path)
     out = tmp_path / "executed.ipynb"
     r = subprocess.run([sys.executable, "-m", "papermill", str(ROOT / "nbs" / "vqa.ipynb"), str(out), "-p", "config", str(tmp_path / "vqa.yaml"),
                         "-p", "category", "femur", "-p", "num_images", "3", "-p", "num_epochs", "1", "--cwd", str(tmp_path)],
