@@ -36,19 +36,23 @@ Usage::
     OMP_NUM_THREADS=1 .venv/bin/python bench/bench_vqa_learnability.py [--sizes 100 300 1000] [--out outputs/bench]
     OMP_NUM_THREADS=2 .venv/bin/python bench/bench_vqa_learnability.py --design stem8 [--threads 2] [--work DIR]
     OMP_NUM_THREADS=1 .venv/bin/python bench/bench_vqa_learnability.py --probe DIR/runs/stem8
-    OMP_NUM_THREADS=1 .venv/bin/python bench/bench_vqa_learnability.py --sanity [tiny-llava]
+    OMP_NUM_THREADS=2 .venv/bin/python bench/bench_vqa_learnability.py --design llava-stem8-400img --plain quality 4000 [--work DIR]
+    OMP_NUM_THREADS=1 .venv/bin/python bench/bench_vqa_learnability.py --sanity [tiny-llava] [--tasks noise noise-distractor] [--stems 8] [--pool 70]
 
 The first prints one table per size and writes `<out>/vqa_learnability.json`; the second trains one design (its cohort
 and run under DIR) and adds its val scores, and its val answer loss with each image and with another image
 (`image_dependence`: equal losses mean the image is not read), to `<out>/vqa_designs.json`; the third prints that probe
-for a trained run. The fourth (`sanity`) asks whether the model's image path can learn at all, away from the cohort: the
+for a trained run; the fourth (`plain_question`) trains a design's model on one question of its cohort by the plain
+loop of the fifth, without the trainer, writing `<out>/vqa_plain_<design>_<question>.json`. The fifth (`sanity`) asks whether the model's image path can learn at all, away from the cohort: the
 quickstart's model, trained (600 steps of 8, AdamW 1e-3, as the trainer clips) on one question whose answer is a toy
 property of random 64² images, either their brightness (uniform noise in [0, 0.5] or [0.5, 1]: "Bright." / "Dark.") or
 their noise level (0.5 plus Gaussian noise of SD 0.05 or 0.15: "Noisy." / "Clean."), with a linear patch embedding and
 with the pooled convolutional stem (8 channels), scored by its answer loss on 32 new images with their own image and with
 another one; `--sanity tiny-llava` runs it on LLaVA's projector instead of the Q-Former. Before and after training it
 also probes the image tokens the language model receives (`image_token_probe`): whether a linear probe reads the answer
-from them, and how much they vary from image to image against their size. It writes `<out>/vqa_sanity_<preset>.json`.
+from them, and how much they vary from image to image against their size. `--tasks noise-distractor` hides the noise
+level under a random brightness the answer ignores; `--pool N` trains on N fixed images instead of new ones each step
+(the VQA runs' situation). It writes `<out>/vqa_sanity_<preset>[_<tasks>][_stem<stems>][_pool<N>].json`.
 """
 from __future__ import annotations
 
@@ -278,13 +282,16 @@ def measure_design(name: str, work: Path) -> dict:
 
 
 SANITY = {"brightness": ("Is the image bright or dark?", ("Dark.", "Bright.")),
-          "noise": ("Is the image noisy or clean?", ("Clean.", "Noisy."))}
+          "noise": ("Is the image noisy or clean?", ("Clean.", "Noisy.")),
+          "noise-distractor": ("Is the image noisy or clean?", ("Clean.", "Noisy."))}   # the noise level, under a random brightness
+SANITY_DEFAULT = ("brightness", "noise")
 
 
-def toy_batch(text, task: str, n: int, g: torch.Generator) -> dict:
-    "`n` samples of a toy task: random 64² images whose answer is their brightness or their noise level, with one question."
+def toy_batch(text, task: str, n: int, g: torch.Generator, pool: tuple | None = None) -> dict:
+    "`n` samples of a toy task (new images, or drawn from the images and answers of `pool`), with one question."
     question, answers = SANITY[task]
-    x, ys = toy_images(task, n, g)
+    if pool is None: x, ys = toy_images(task, n, g)
+    else: i = torch.randint(0, len(pool[1]), (n,), generator=g); x, ys = pool[0][i], pool[1][i]
     ts = [text([{"from": "human", "value": f"<image>\n{question}"}, {"from": "gpt", "value": answers[int(y)]}], "image2d") for y in ys]
     L = max(len(t["input_ids"]) for t in ts)
     pad = lambda v, fill: torch.cat([torch.as_tensor(v), torch.full((L - len(v),), fill, dtype=torch.long)])
@@ -294,10 +301,12 @@ def toy_batch(text, task: str, n: int, g: torch.Generator) -> dict:
 
 
 def toy_images(task: str, n: int, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    "`n` random 64² images of a toy task and their answers (0/1): brightness (U[0, 0.5] or U[0.5, 1]) or noise level (SD 0.05 or 0.15 around 0.5)."
+    """`n` random 64² images of a toy task and their answers (0/1): brightness (U[0, 0.5] or U[0.5, 1]) or noise level (SD
+    0.05 or 0.15 around 0.5; with `noise-distractor` around a brightness drawn from U[0.25, 0.75] that the answer ignores)."""
     ys = torch.randint(0, 2, (n,), generator=g)
     if task == "brightness": return torch.rand(n, 1, SIZE, SIZE, generator=g) * 0.5 + 0.5 * ys.view(-1, 1, 1, 1), ys
-    return (0.5 + torch.randn(n, 1, SIZE, SIZE, generator=g) * (0.05 + 0.1 * ys.view(-1, 1, 1, 1))).clamp(0, 1), ys
+    base = 0.25 + 0.5 * torch.rand(n, 1, 1, 1, generator=g) if task == "noise-distractor" else 0.5
+    return (base + torch.randn(n, 1, SIZE, SIZE, generator=g) * (0.05 + 0.1 * ys.view(-1, 1, 1, 1))).clamp(0, 1), ys
 
 
 @torch.no_grad()
@@ -316,8 +325,10 @@ def image_token_probe(model, task: str, n: int = 256, seed: int = 0) -> dict:
             "variation_over_size": float(f"{a.std(0).mean() / np.sqrt((a ** 2).mean()):.3g}")}
 
 
-def sanity(task: str, steps: int = 600, seed: int = 0, stem: int = 0, hf_name: str = "tiny-blip2-opt") -> dict:
-    "Train the quickstart's model (with a pooled convolutional stem of `stem` channels) on a toy task; its val answer loss with each image and with another image, every 50 steps."
+def sanity(task: str, steps: int = 600, seed: int = 0, stem: int = 0, hf_name: str = "tiny-blip2-opt", pool: int = 0) -> dict:
+    """Train the quickstart's model (with a pooled convolutional stem of `stem` channels) on a toy task, on new images each
+    step or (`pool` > 0) on a fixed set of `pool` images; its val answer loss on new images with each image and with
+    another image, every 50 steps."""
     from brainvlm.models import family_of
     from brainvlm.run import load_model, resolve_config
     from brainvlm.vqa import VQA_QUICKSTART_CONFIG, prepare_vqa_quickstart
@@ -329,17 +340,63 @@ def sanity(task: str, steps: int = 600, seed: int = 0, stem: int = 0, hf_name: s
     params = [p for p in model.parameters() if p.requires_grad]
     opt, g = torch.optim.AdamW(params, lr=1e-3), torch.Generator().manual_seed(seed)
     val = toy_batch(text, task, 32, torch.Generator().manual_seed(seed + 1000))
+    train_pool = toy_images(task, pool, torch.Generator().manual_seed(seed + 4000)) if pool else None
     loss = lambda b: float(sum(family.losses(model, b, "image2d")[0].values()))
     start, curve = image_token_probe(model, task, seed=seed), []
     for step in range(1, steps + 1):
         model.train()
-        total = sum(family.losses(model, toy_batch(text, task, 8, g), "image2d")[0].values())
+        total = sum(family.losses(model, toy_batch(text, task, 8, g, train_pool), "image2d")[0].values())
         opt.zero_grad(); total.backward(); torch.nn.utils.clip_grad_norm_(params, 1.0); opt.step()
         if step % 50 == 0:
             model.eval()
             with torch.no_grad(): curve.append({"step": step, "own": round(loss(val), 4), "shuffled": round(loss(dict(val, pixel_values=val["pixel_values"].roll(1, 0))), 4)})
-    return {"task": task, "model": hf_name, "stem": stem, "steps": steps, "image_tokens_at_start": start,
+    return {"task": task, "model": hf_name, "stem": stem, "steps": steps, "training_images": pool or steps * 8, "image_tokens_at_start": start,
             "image_tokens_at_end": image_token_probe(model, task, seed=seed), "curve": curve}
+
+
+def plain_question(name: str, question: str, steps: int, work: Path, seed: int = 0) -> dict:
+    """One design's model trained on one question of its femur cohort by the toy check's plain loop (AdamW 1e-3, batch 8,
+    clipped; no trainer, no schedule): a linear probe of the image tokens on train and val images at the start, and
+    the val answer loss with each image and with another one every `steps // 4` steps. Tells the trainer apart from
+    the model and the data."""
+    import yaml
+    from brainvlm.data import ModalityCollator
+    from brainvlm.models import family_of
+    from brainvlm.run import build_datasets, load_model, resolve_config
+    work.mkdir(parents=True, exist_ok=True)
+    path = work / f"{name}-{question}.yaml"; path.write_text(yaml.safe_dump(design_config(name, work)))
+    cfg = resolve_config(path, []); torch.manual_seed(seed)
+    model, proc = load_model(cfg); family = family_of(model)
+    text, collate = proc.conversation_tokenizer(max_seq_length=cfg.max_seq_length), ModalityCollator(proc.tokenizer.pad_token_id)
+    def samples(split):
+        ds = next(iter(build_datasets(cfg, text, split).datasets.values()))
+        return [s for s in (ds[i] for i in range(len(ds))) if s["task_id"] == question]
+    train, val = samples("train"), samples("val")
+    if not train: raise SystemExit(f"no training sample of question {question!r} in design {name!r}")
+    answer = lambda s: proc.tokenizer.decode([t for t, l in zip(s["input_ids"]["image2d"], s["labels"]["image2d"]) if l != -100])
+    @torch.no_grad()
+    def tokens(ss):
+        model.eval(); x = torch.stack([s["pixel_values"]["image2d"] for s in ss]).float()
+        return torch.stack([t.mean(0) for t in model.get_image_features(x, modality="image2d", return_dict=True).pooler_output]).numpy()
+    a, b = tokens(train), tokens(val)
+    probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=3000)).fit(a, [answer(s) for s in train])
+    start = {"probe_accuracy": round(float(probe.score(b, [answer(s) for s in val])), 3), "n_val": len(val),
+             "majority": round(max(Counter(map(answer, val)).values()) / len(val), 3),
+             "variation_over_size": float(f"{a.std(0).mean() / np.sqrt((a ** 2).mean()):.3g}")}
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt, rng, perm = torch.optim.AdamW(params, lr=1e-3), np.random.default_rng(seed), np.random.default_rng(seed + 1).permutation(len(val))
+    loss = lambda ss: float(sum(family.losses(model, collate(ss)["image2d"], "image2d")[0].values()))
+    curve = []
+    for step in range(1, steps + 1):
+        model.train()
+        total = sum(family.losses(model, collate([train[i] for i in rng.integers(0, len(train), 8)])["image2d"], "image2d")[0].values())
+        opt.zero_grad(); total.backward(); torch.nn.utils.clip_grad_norm_(params, 1.0); opt.step()
+        if step % max(steps // 4, 1) == 0:
+            model.eval()
+            with torch.no_grad():
+                own = np.mean([loss([s]) for s in val]); other = np.mean([loss([dict(s, pixel_values=val[j]["pixel_values"])]) for s, j in zip(val, perm)])
+            curve.append({"step": step, "own": round(float(own), 4), "shuffled": round(float(other), 4)})
+    return {"design": name, "question": question, "n_train": len(train), "steps": steps, "image_tokens_at_start": start, "curve": curve}
 
 
 def main(argv=None):
@@ -350,6 +407,10 @@ def main(argv=None):
     ap.add_argument("--out", default="outputs/bench")
     ap.add_argument("--sanity", nargs="?", const="tiny-blip2-opt", metavar="PRESET",
                     help="train the quickstart's model (or another tiny preset) on two toy tasks (brightness, noise level) instead")
+    ap.add_argument("--tasks", nargs="+", choices=list(SANITY), default=list(SANITY_DEFAULT), help="--sanity: the toy tasks")
+    ap.add_argument("--stems", type=int, nargs="+", default=[0, 8], help="--sanity: stem channels to try (0: the linear patch embedding)")
+    ap.add_argument("--pool", type=int, default=0, help="--sanity: train on this many fixed images instead of new ones each step")
+    ap.add_argument("--plain", nargs=2, metavar=("QUESTION", "STEPS"), help="with --design: train its model on one question by a plain loop instead")
     ap.add_argument("--design", choices=list(DESIGNS), help="train and score one VQA demo design on femur val instead")
     ap.add_argument("--probe", default=None, help="print image_dependence of a trained run folder and stop")
     ap.add_argument("--work", default=None, help="folder for the design's cohort and run (default: a temporary one)")
@@ -357,15 +418,21 @@ def main(argv=None):
     torch.set_num_threads(a.threads)
     if a.probe: return print(pd.DataFrame(image_dependence(Path(a.probe))).T.to_markdown())
     if a.sanity:
-        t0, res = time.perf_counter(), [sanity(task, stem=stem, hf_name=a.sanity) for stem in (0, 8) for task in SANITY]
+        t0, res = time.perf_counter(), [sanity(task, stem=stem, hf_name=a.sanity, pool=a.pool) for stem in a.stems for task in a.tasks]
         for r in res: print(f"\n## {r['model']}, {r['task']}, stem {r['stem']}: val answer loss with each image (own) and with another one\n"
                             + pd.DataFrame(r["curve"]).to_markdown(index=False)
                             + f"\nimage tokens at the start: {r['image_tokens_at_start']}; at the end: {r['image_tokens_at_end']}")
-        out = Path(a.out) / f"vqa_sanity_{a.sanity}.json"; out.parent.mkdir(parents=True, exist_ok=True)
+        suffix = ("" if tuple(a.tasks) == SANITY_DEFAULT else "_" + "+".join(a.tasks)) + ("" if a.stems == [0, 8] else "_stem" + "+".join(map(str, a.stems)))
+        out = Path(a.out) / f"vqa_sanity_{a.sanity}{suffix}{f'_pool{a.pool}' if a.pool else ''}.json"; out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps({"threads": torch.get_num_threads(), "seconds": round(time.perf_counter() - t0, 1), "tasks": res}, indent=1))
         return print(f"wrote {out}")
     if a.design:
         work = Path(a.work or tempfile.mkdtemp(prefix="vqa-design-"))
+        if a.plain:
+            res = plain_question(a.design, a.plain[0], int(a.plain[1]), work)
+            print(pd.DataFrame(res["curve"]).to_markdown(index=False), "\nimage tokens at the start:", res["image_tokens_at_start"])
+            out = Path(a.out) / f"vqa_plain_{a.design}_{a.plain[0]}.json"; out.parent.mkdir(parents=True, exist_ok=True)
+            return out.write_text(json.dumps(res, indent=1))
         res = measure_design(a.design, work)
         print(pd.DataFrame(res["val"]).T.to_markdown())
         print({k: v for k, v in res.items() if k != "val"})
