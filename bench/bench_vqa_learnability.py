@@ -356,7 +356,8 @@ def sanity(task: str, steps: int = 600, seed: int = 0, stem: int = 0, hf_name: s
 
 def plain_question(name: str, question: str, steps: int, work: Path, seed: int = 0) -> dict:
     """One design's model trained on one question of its femur cohort by the toy check's plain loop (AdamW 1e-3, batch 8,
-    clipped; no trainer, no schedule): a linear probe of the image tokens on train and val images at the start, and
+    clipped; no trainer, no schedule): linear probes of the image tokens and of the eight image statistics of the
+    pixels the model gets (min-max scaled by the dataset) on train and val images at the start, and
     the val answer loss with each image and with another one every `steps // 4` steps. Tells the trainer apart from
     the model and the data."""
     import yaml
@@ -379,8 +380,11 @@ def plain_question(name: str, question: str, steps: int, work: Path, seed: int =
         model.eval(); x = torch.stack([s["pixel_values"]["image2d"] for s in ss]).float()
         return torch.stack([t.mean(0) for t in model.get_image_features(x, modality="image2d", return_dict=True).pooler_output]).numpy()
     a, b = tokens(train), tokens(val)
-    probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=3000)).fit(a, [answer(s) for s in train])
-    start = {"probe_accuracy": round(float(probe.score(b, [answer(s) for s in val])), 3), "n_val": len(val),
+    fit_score = lambda f: round(float(make_pipeline(StandardScaler(), LogisticRegression(max_iter=3000))
+                                      .fit(f(train), [answer(s) for s in train]).score(f(val), [answer(s) for s in val])), 3)
+    pixels = lambda ss: statistics(torch.stack([s["pixel_values"]["image2d"][0] for s in ss]).float().numpy())
+    start = {"probe_accuracy": fit_score(lambda ss: a if ss is train else b), "n_val": len(val),
+             "statistics_probe_accuracy": fit_score(pixels),      # the readers' eight statistics, on the pixels the model gets
              "majority": round(max(Counter(map(answer, val)).values()) / len(val), 3),
              "variation_over_size": float(f"{a.std(0).mean() / np.sqrt((a ** 2).mean()):.3g}")}
     params = [p for p in model.parameters() if p.requires_grad]
