@@ -100,7 +100,7 @@ case "$cmd" in
     check_clean
     check_readme
     nbdev_test --n_workers 2 --timing
-    python -m pytest -q --durations=12 tests "$@"
+    python -m pytest -q -n 2 --dist loadfile --durations=12 tests "$@"
     ;;
   docs)
     setup
