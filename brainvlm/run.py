@@ -94,6 +94,8 @@ class TrainerSection:
     homogeneous_batches: bool = True           # every batch holds one modality (required under DDP)
     answer_samples_every: int = 50             # log greedy answers to a few held-out questions every N steps (0: never)
     answer_samples: int = 4                    # ... this many per modality, one per question kind
+    vision_warmup_steps: int = 0               # stage 1 first: the vision path alone learns the closed questions' answers (`warm_up_vision`; needs split_turns). For bases whose vision side starts untrained
+    vision_warmup_lr: float = 1.0e-3           # ... its AdamW learning rate (batches of per_device_train_batch_size)
 
 # %% ../nbs/07a_run.ipynb #4bbc7edb
 @dataclass
@@ -203,6 +205,7 @@ RULES: dict[str, tuple[typing.Callable, str]] = {      # key path -> (test, what
     "trainer.save_total_limit": _at_least(1), "trainer.dataloader_num_workers": _at_least(0), "trainer.warmup_steps": _at_least(0),
     "trainer.weight_decay": _at_least(0), "trainer.max_grad_norm": _at_least(0),
     "trainer.answer_samples_every": _at_least(0), "trainer.answer_samples": _at_least(1),
+    "trainer.vision_warmup_steps": _at_least(0), "trainer.vision_warmup_lr": _at_least(0, strict=True),
 }
 
 def _check_rule(path: str, value):
@@ -666,11 +669,13 @@ def train(config: str | os.PathLike | dict | None = None, overrides: Sequence[st
           collator: type = ModalityCollator,   # the batch collator class, called with the pad token id and return_meta=True
          ) -> Path:
     "Train from a YAML config (plus dotlist overrides); returns the run folder. The keyword hooks let a task reuse the run (`10c_pretrain`)."
-    from brainvlm.trainer import ModalityTrainer, AnswerSamples, resume_point, built_whole
+    from brainvlm.trainer import ModalityTrainer, AnswerSamples, resume_point, built_whole, warm_up_vision
     cfg = resolve_config(config, overrides)
     check_splits(cfg)
     run = run_dir_for(cfg)
     args = training_arguments(cfg, run)                         # every trainer setting checked before anything is written
+    if cfg.trainer.vision_warmup_steps and (args.world_size > 1 or args.deepspeed):
+        raise ConfigError("trainer.vision_warmup_steps runs in one process, before the trainer: not under torchrun or DeepSpeed")
     rank0 = int(os.environ.get("RANK", "0")) == 0               # under torchrun, rank 0 claims the folder for all ranks
     threads = cfg.num_threads or (1 if cfg.deterministic else None)
     with claim_run(run, cfg.resume) if rank0 else contextlib.nullcontext(), torch_determinism(cfg.deterministic, threads):
@@ -696,6 +701,12 @@ def train(config: str | os.PathLike | dict | None = None, overrides: Sequence[st
             with open(run / "resumes.jsonl", "a") as f:
                 f.write(json.dumps({"time": time.strftime("%Y-%m-%d %H:%M:%S"), "pid": os.getpid(), "checkpoint": point.checkpoint and str(point.checkpoint),
                                     "skipped": point.skipped, "removed": point.removed}) + "\n")
+        if cfg.trainer.vision_warmup_steps and not (point and point.checkpoint):   # a checkpoint already holds the warmed-up weights
+            warm = warm_up_vision(model, trainer.train_dataset, cfg.trainer.vision_warmup_steps, cfg.trainer.vision_warmup_lr,
+                                  cfg.trainer.per_device_train_batch_size, cfg.seed, progress=not cfg.trainer.disable_tqdm)
+            write_json(warm, run / "vision_warmup.json")
+            print(f"vision warm-up: {warm['steps']} steps on {len(warm['questions'])} question(s), loss {warm['loss_first']} -> {warm['loss_last']}, "
+                  f"training accuracy {warm['accuracy_first']} -> {warm['accuracy_last']} (first and last 10% of the steps)")
         trainer.train(resume_from_checkpoint=str(point.checkpoint) if point and point.checkpoint else None)
         check_replicas(trainer, run, main)
         proc.preprocessing = run_preprocessing(cfg, stats)

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 import torch
+from tqdm.auto import tqdm
 from torch.utils.data import DataLoader
 from .core import BrainVLMError, ConfigError
 from transformers import PrinterCallback, Trainer, TrainerCallback
@@ -26,9 +27,9 @@ load_families()      # the built-in families registered: `Auto*.from_pretrained`
 __all__ = ['MONITOR', 'STAGING', 'CHECKPOINT_WEIGHTS', 'DEEPSPEED_CONFIGS', 'NonFiniteLossError', 'embed_every_modality',
            'ModalityLosses', 'ModalityLogs', 'progress_line', 'ProgressLines', 'ExactResume', 'SaveError', 'publish',
            'staged', 'AtomicCheckpoints', 'EpochModalityBatches', 'ModalityTrainer', 'grad_norms_by_part',
-           'generate_answer', 'AnswerSamples', 'load_checkpoint_weights', 'checkpoint_complete', 'ResumePoint',
-           'resume_point', 'zero_stage', 'deepspeed_config', 'gathered', 'built_whole', 'optimizer_shards',
-           'cpu_collectives']
+           'generate_answer', 'AnswerSamples', 'answer_classes', 'mean_image_features', 'warm_up_vision',
+           'load_checkpoint_weights', 'checkpoint_complete', 'ResumePoint', 'resume_point', 'zero_stage',
+           'deepspeed_config', 'gathered', 'built_whole', 'optimizer_shards', 'cpu_collectives']
 
 # %% ../nbs/07_trainer.ipynb #71ccbc1c
 class NonFiniteLossError(BrainVLMError):
@@ -313,6 +314,73 @@ class AnswerSamples(TrainerCallback):
 
     def on_train_end(self, args, state, control, **kwargs):
         if self._writer is not None: self._writer.close()
+
+# %% ../nbs/07_trainer.ipynb #104eb937
+def answer_classes(dataset, max_classes: int = 20) -> dict[str, list[str]]:
+    """The closed questions of a per-question dataset (`split_turns`) and their answers, sorted: those with 2 to
+    `max_classes` distinct reference answers, each given on average at least twice (so ages in years or reports, one per
+    subject, are left out). Read from the manifest; no image is loaded."""
+    answers: dict[str, list] = {}
+    for i, (_, _, task, _) in enumerate(dataset.items): answers.setdefault(task, []).append(dataset.question_answer(i)[1])
+    return {t: sorted(set(a)) for t, a in sorted(answers.items()) if 2 <= len(set(a)) <= min(max_classes, len(a) / 2)}
+
+
+def mean_image_features(model, pixel_values: torch.Tensor, modality: str) -> torch.Tensor:
+    "The image tokens a model hands its language model (`get_image_features`), averaged over tokens: `(B, text hidden)`."
+    return torch.stack([t.mean(0) for t in model.get_image_features(pixel_values, modality=modality, return_dict=True).pooler_output])
+
+
+def warm_up_vision(model, train: InterleaveDataset,   # the run's training data, one question per sample (`split_turns`)
+                   steps: int,                         # optimizer steps (batches of images of one dataset each)
+                   learning_rate: float = 1e-3, batch_size: int = 8, seed: int = 0,
+                   max_classes: int = 20,              # questions with more distinct answers (reports, free text) take no part
+                   progress: bool = True) -> dict:
+    """Stage 1 for a base whose vision side starts untrained: every trainable parameter that the image features reach
+    (patch embedding, tower, projector or Q-Former) learns to tell each closed question's answers apart, through one
+    linear head per (dataset, question) on `mean_image_features`; every question of an image counts at each step (the
+    step's loss is the mean over questions of their cross-entropy). The language model is not touched; the heads are
+    dropped. Returns what it did: the questions and their answers, the loss and accuracy of the first and last 10% of the steps."""
+    if not hasattr(model, "get_image_features"):
+        raise ConfigError(f"trainer.vision_warmup_steps: {type(model).__name__} has no get_image_features (the warm-up is for LLaVA- and BLIP-2-style families)")
+    g = torch.Generator().manual_seed(seed)
+    parts, left_out = [], []                            # (dataset name, dataset, question -> answers, images); "name: question"
+    for name, ds in train.datasets.items():
+        tasks = {t for _, _, t, _ in ds.items}
+        if tasks == {"conversation"}: raise ConfigError("trainer.vision_warmup_steps needs split_turns: true (one question per sample)")
+        classes = answer_classes(ds, max_classes)
+        left_out += [f"{name}: {t}" for t in sorted(tasks - set(classes))]
+        images: dict = {}                               # (record, frames) -> [an item to load it by, {question: answer index}]
+        for i, (r, _, t, frames) in enumerate(ds.items):
+            if t in classes: images.setdefault((r, str(frames)), [i, {}])[1][t] = classes[t].index(ds.question_answer(i)[1])
+        if images: parts.append((name, ds, classes, list(images.values())))
+    if not parts: raise ConfigError(f"trainer.vision_warmup_steps: no question with 2 to {max_classes} distinct answers in the training data")
+    sizes = {(name, t): len(answers) for name, _, classes, _ in parts for t, answers in classes.items()}
+    params = [p for p in model.parameters() if p.requires_grad]
+    weights = torch.tensor([float(len(images)) for *_, images in parts])
+    history, opt = [], None
+    model.train()
+    for step in tqdm(range(1, steps + 1), desc="vision warm-up", disable=not progress):
+        name, ds, classes, images = parts[int(torch.multinomial(weights, 1, generator=g))]
+        batch = [images[int(k)] for k in torch.randint(0, len(images), (batch_size,), generator=g)]
+        x = torch.stack([ds.load(i) for i, _ in batch])
+        f = mean_image_features(model, x.to(params[0].device, params[0].dtype), ds.modality)
+        if opt is None:                                  # the heads, once the feature size is known
+            heads = {k: torch.nn.Linear(f.shape[-1], n).to(f.device, f.dtype) for k, n in sizes.items()}
+            opt = torch.optim.AdamW(params + [p for h in heads.values() for p in h.parameters()], lr=learning_rate)
+        losses, right, asked = [], 0, 0
+        for t in sorted({t for _, answers in batch for t in answers}):
+            rows = [k for k, (_, answers) in enumerate(batch) if t in answers]
+            logits, y = heads[name, t](f[rows]), torch.tensor([batch[k][1][t] for k in rows], device=f.device)
+            losses.append(torch.nn.functional.cross_entropy(logits, y)); right += int((logits.argmax(-1) == y).sum()); asked += len(rows)
+        loss = sum(losses) / len(losses)
+        opt.zero_grad(); loss.backward(); torch.nn.utils.clip_grad_norm_(opt.param_groups[0]["params"], 1.0); opt.step()
+        history.append((loss.item(), right / asked))
+    tenth = max(steps // 10, 1)
+    mean = lambda rows, k: round(sum(r[k] for r in rows) / max(len(rows), 1), 4)
+    return {"steps": steps, "learning_rate": learning_rate, "batch_size": batch_size, "max_classes": max_classes,
+            "questions": {f"{name}: {t}": answers for name, _, classes, _ in parts for t, answers in classes.items()},
+            "left_out": left_out, "loss_first": mean(history[:tenth], 0), "loss_last": mean(history[-tenth:], 0),
+            "accuracy_first": mean(history[:tenth], 1), "accuracy_last": mean(history[-tenth:], 1)}
 
 # %% ../nbs/07_trainer.ipynb #6f2e3918
 def load_checkpoint_weights(model, checkpoint: str | Path):
