@@ -676,6 +676,8 @@ def train(config: str | os.PathLike | dict | None = None, overrides: Sequence[st
     args = training_arguments(cfg, run)                         # every trainer setting checked before anything is written
     if cfg.trainer.vision_warmup_steps and (args.world_size > 1 or args.deepspeed):
         raise ConfigError("trainer.vision_warmup_steps runs in one process, before the trainer: not under torchrun or DeepSpeed")
+    if cfg.trainer.vision_warmup_steps and not cfg.split_turns:
+        raise ConfigError("trainer.vision_warmup_steps needs split_turns: true (one question per sample)")
     rank0 = int(os.environ.get("RANK", "0")) == 0               # under torchrun, rank 0 claims the folder for all ranks
     threads = cfg.num_threads or (1 if cfg.deterministic else None)
     with claim_run(run, cfg.resume) if rank0 else contextlib.nullcontext(), torch_determinism(cfg.deterministic, threads):
@@ -705,7 +707,8 @@ def train(config: str | os.PathLike | dict | None = None, overrides: Sequence[st
             warm = warm_up_vision(model, trainer.train_dataset, cfg.trainer.vision_warmup_steps, cfg.trainer.vision_warmup_lr,
                                   cfg.trainer.per_device_train_batch_size, cfg.seed, progress=not cfg.trainer.disable_tqdm)
             write_json(warm, run / "vision_warmup.json")
-            print(f"vision warm-up: {warm['steps']} steps on {len(warm['questions'])} question(s), loss {warm['loss_first']} -> {warm['loss_last']}, "
+            print(f"vision warm-up skipped: {warm['skipped']}" if "skipped" in warm else
+                  f"vision warm-up: {warm['steps']} steps on {len(warm['questions'])} question(s), loss {warm['loss_first']} -> {warm['loss_last']}, "
                   f"training accuracy {warm['accuracy_first']} -> {warm['accuracy_last']} (first and last 10% of the steps)")
         trainer.train(resume_from_checkpoint=str(point.checkpoint) if point and point.checkpoint else None)
         check_replicas(trainer, run, main)

@@ -339,7 +339,8 @@ def warm_up_vision(model, train: InterleaveDataset,   # the run's training data,
     (patch embedding, tower, projector or Q-Former) learns to tell each closed question's answers apart, through one
     linear head per (dataset, question) on `mean_image_features`; every question of an image counts at each step (the
     step's loss is the mean over questions of their cross-entropy). The language model is not touched; the heads are
-    dropped. Returns what it did: the questions and their answers, the loss and accuracy of the first and last 10% of the steps."""
+    dropped. Returns what it did: the questions and their answers, the loss and accuracy of the first and last 10% of the
+    steps; or, where no question qualifies, `steps` 0 and why it was `skipped`."""
     if not hasattr(model, "get_image_features"):
         raise ConfigError(f"trainer.vision_warmup_steps: {type(model).__name__} has no get_image_features (the warm-up is for LLaVA- and BLIP-2-style families)")
     g = torch.Generator().manual_seed(seed)
@@ -353,7 +354,9 @@ def warm_up_vision(model, train: InterleaveDataset,   # the run's training data,
         for i, (r, _, t, frames) in enumerate(ds.items):
             if t in classes: images.setdefault((r, str(frames)), [i, {}])[1][t] = classes[t].index(ds.question_answer(i)[1])
         if images: parts.append((name, ds, classes, list(images.values())))
-    if not parts: raise ConfigError(f"trainer.vision_warmup_steps: no question with 2 to {max_classes} distinct answers in the training data")
+    if not parts:                                       # e.g. a handful of training images: nothing to learn, so no warm-up
+        return {"steps": 0, "skipped": f"no question with 2 to {max_classes} distinct answers, each given twice on average, in the training data",
+                "questions": {}, "left_out": left_out}
     sizes = {(name, t): len(answers) for name, _, classes, _ in parts for t, answers in classes.items()}
     params = [p for p in model.parameters() if p.requires_grad]
     weights = torch.tensor([float(len(images)) for *_, images in parts])

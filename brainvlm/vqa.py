@@ -244,7 +244,7 @@ def train_vqa(config: str | Path | dict | None,           # a run config with on
 
 # %% ../nbs/10a_vqa.ipynb #9adebad7
 VQA_QUICKSTART_CONFIG = Path("configs/vqa-quickstart.yaml")    # in the repository; its paths are relative to the repository root
-VQA_QUICKSTART_COHORT = dict(categories=["femur", "abdomen", "trans_thalamic"], images_per_category=100, size=64, seed=0)   # `make_vqa_cohort`
+VQA_QUICKSTART_COHORT = dict(categories=["femur", "abdomen", "trans_thalamic"], images_per_category=400, size=64, seed=0)   # `make_vqa_cohort`
 
 def prepare_vqa_quickstart(config: str | Path = VQA_QUICKSTART_CONFIG) -> tuple[Path, str]:
     "The VQA quickstart config and a fresh run name (`run-N`); the synthetic cohort its `cohorts:` names is written on first use, reused after."

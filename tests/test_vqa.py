@@ -1,4 +1,4 @@
-"""`papermill nbs/vqa.ipynb out.ipynb -p num_images 3` trains a BLIP-2 OPT + LoRA run on 3 images of one category (the
+"""`papermill nbs/vqa.ipynb out.ipynb -p num_images 3` trains a LoRA run of the quickstart's model on 3 images of one category (the
 parameter reaches the run: its `training_summary.json` counts them), and the run's adapters load back with
 `PeftModel.from_pretrained` on the base. `brainvlm vqa-all` runs every category, passes a failed one, reports it, exits
 with status 1, and skips a finished category when called again."""
@@ -56,10 +56,12 @@ def test_num_images_reaches_the_run_and_adapters_round_trip(tmp_path):
     assert all(f"{q}_token_f1_ci" in scores["baselines"]["majority"] for q in questions)
     assert (run / "test_answers.csv").exists() and (run / "answers.png").exists()
     assert "only_cohort: femur" in (run / "config.yaml").read_text()
+    warm = json.loads((run / "vision_warmup.json").read_text())            # the quickstart's warm-up: nothing to learn from 3 images,
+    assert warm["steps"] == 0 and "vision warm-up skipped: no question" in out.read_text()   # so skipped, and the notebook says so
 
     from peft import PeftModel
     from brainvlm.models import load_base, peft_quietly
-    base, _ = load_base(tmp_path / "base" / "tiny-blip2-opt", modalities={"image2d": {"img_size": [64, 64], "patch_size": [16, 16]}})
+    base, _ = load_base(tmp_path / "base" / quick["model"]["hf_name"], modalities={"image2d": {"img_size": [64, 64], **quick["model"]["image2d"]}})
     with peft_quietly(): model = PeftModel.from_pretrained(base, str(run / "final"))
     saved = load_file(str(run / "final" / "adapter_model.safetensors"))
     loaded = {n.replace(".default", ""): p for n, p in model.named_parameters() if "lora_" in n}
