@@ -15,7 +15,7 @@ pd = LazyModule("pandas")      # imported by the first command that uses it, not
 
 # %% auto #0
 __all__ = ['pd', 'TABLE_COLUMNS', 'trained_categories', 'category_sizes', 'run_order', 'failure_reason', 'summary_row',
-           'run_category', 'category_scores', 'vqa_all', 'answer_grid', 'add_vqa_command']
+           'run_category', 'category_scores', 'vqa_all', 'answer_grid', 'seed_summary', 'add_vqa_command']
 
 # %% ../nbs/10b_vqa_eval.ipynb #48a63b4c
 def trained_categories(cfg) -> set[str]:
@@ -146,9 +146,26 @@ def answer_grid(rows: "pd.DataFrame",            # `held_out_answers` rows (a ru
     fig.tight_layout()
     return fig
 
+# %% ../nbs/10b_vqa_eval.ipynb #f7957f20
+def seed_summary(roots: Sequence[str | Path]) -> "pd.DataFrame":
+    """Per category and question, over the `vqa_scores.csv` of several `vqa-all` output roots (one per seed): the model's
+    exact match (mean, SD) beside the majority answer's (mean), n, and in how many seeds the model is above the majority
+    (`above`) and its 95% lower bound is (`lower_bound_above`)."""
+    frames = []
+    for k, root in enumerate(roots):
+        path = Path(root) / "vqa_scores.csv"
+        if not path.is_file(): raise FileNotFoundError(f"{path}: no vqa_scores.csv (run `brainvlm vqa-all` with output_root={root} first)")
+        s = pd.read_csv(path); s = s[s.metric.str.endswith("_exact_match")].assign(seed=k, question=lambda d: d.metric.str[:-len("_exact_match")])
+        frames.append(s.assign(above=s.model > s.majority, lower_bound_above=s.model_lo > s.majority))
+    s = pd.concat(frames)
+    out = s.groupby(["category", "question"], sort=False).agg(seeds=("seed", "nunique"), model=("model", "mean"), model_sd=("model", "std"),
+                                                             majority=("majority", "mean"), n=("n", "mean"), above=("above", "sum"),
+                                                             lower_bound_above=("lower_bound_above", "sum"))
+    return out.astype({"n": int, "above": int, "lower_bound_above": int})
+
 # %% ../nbs/10b_vqa_eval.ipynb #18122f56
 def add_vqa_command(sub):
-    "Add `brainvlm vqa-all` to the command line's subparsers."
+    "Add `brainvlm vqa-all` and `brainvlm vqa-seeds` to the command line's subparsers."
     s = sub.add_parser("vqa-all", help="train and score every 2D VQA category of a config's data (nbs/vqa.ipynb per category); one table")
     s.add_argument("config", help="a VQA run config; its output_root gets one run folder per category")
     s.add_argument("overrides", nargs="*", help="dotlist overrides for every run")
@@ -170,3 +187,10 @@ def add_vqa_command(sub):
         for r in table[table.status == "failed"].itertuples(): print(f"failed: {r.category}: {r.reason}", file=sys.stderr)
         if (table.status == "failed").any(): sys.exit(1)
     s.set_defaults(func=cmd)
+    t = sub.add_parser("vqa-seeds", help="per category and question, exact match over several vqa-all output roots (one per seed)")
+    t.add_argument("roots", nargs="+", help="vqa-all output roots, one per seed (each holds vqa_scores.csv)")
+    def seeds_cmd(a):
+        summary = seed_summary(a.roots)
+        print(f"test exact match over {len(a.roots)} seed(s): mean, SD, beside the majority answer's; in how many seeds the model is above it "
+              "(above) and the lower end of its 95% interval is (lower_bound_above)\n" + summary.round(3).to_string())
+    t.set_defaults(func=seeds_cmd)
