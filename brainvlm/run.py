@@ -27,7 +27,7 @@ __all__ = ['RESERVED_TRAINER_KEYS', 'RULES', 'LOCK_NAME', 'DatasetSection', 'Pat
            'trained_modalities', 'dotlist_overrides', 'resolve_config', 'config_stats', 'build_datasets',
            'model_modalities', 'check_splits', 'region_overrides', 'load_model', 'save_final', 'run_dir_for',
            'run_preprocessing', 'write_run_files', 'existing_folder', 'load_run_config', 'ask_command', 'RunClaim',
-           'claim_run', 'training_arguments', 'train', 'check_replicas']
+           'claim_run', 'training_arguments', 'check_vision_warmup', 'run_vision_warmup', 'train', 'check_replicas']
 
 # %% ../nbs/07a_run.ipynb #f8cf8175
 @dataclass
@@ -662,6 +662,25 @@ def training_arguments(cfg, run: Path):
     except (ValueError, TypeError) as e:
         raise ConfigError(f"config section 'trainer': {e}") from None
 
+# %% ../nbs/07a_run.ipynb #d51579f5
+def check_vision_warmup(cfg, args):
+    "Refuse `trainer.vision_warmup_steps` where it cannot run, before anything is written: under torchrun or DeepSpeed, or without `split_turns`."
+    if not cfg.trainer.vision_warmup_steps: return
+    if args.world_size > 1 or args.deepspeed:
+        raise ConfigError("trainer.vision_warmup_steps runs in one process, before the trainer: not under torchrun or DeepSpeed")
+    if not cfg.split_turns: raise ConfigError("trainer.vision_warmup_steps needs split_turns: true (one question per sample)")
+
+def run_vision_warmup(cfg, model, train_dataset, run: Path) -> dict:
+    "The run's vision warm-up (`warm_up_vision` of `07_trainer`, the `trainer.vision_warmup_*` keys): `vision_warmup.json` and one printed line."
+    from brainvlm.trainer import warm_up_vision
+    warm = warm_up_vision(model, train_dataset, cfg.trainer.vision_warmup_steps, cfg.trainer.vision_warmup_lr,
+                          cfg.trainer.per_device_train_batch_size, cfg.seed, progress=not cfg.trainer.disable_tqdm)
+    write_json(warm, run / "vision_warmup.json")
+    print(f"vision warm-up skipped: {warm['skipped']}" if "skipped" in warm else
+          f"vision warm-up: {warm['steps']} steps on {len(warm['questions'])} question(s), loss {warm['loss_first']} -> {warm['loss_last']}, "
+          f"training accuracy {warm['accuracy_first']} -> {warm['accuracy_last']} (first and last 10% of the steps)")
+    return warm
+
 # %% ../nbs/07a_run.ipynb #fd3a7160
 def train(config: str | os.PathLike | dict | None = None, overrides: Sequence[str] | str = (), *,
           text: Callable | None = None,        # (cfg, model, processor) -> the datasets' text tokenizer; None: the processor's conversation tokenizer
@@ -669,15 +688,12 @@ def train(config: str | os.PathLike | dict | None = None, overrides: Sequence[st
           collator: type = ModalityCollator,   # the batch collator class, called with the pad token id and return_meta=True
          ) -> Path:
     "Train from a YAML config (plus dotlist overrides); returns the run folder. The keyword hooks let a task reuse the run (`10c_pretrain`)."
-    from brainvlm.trainer import ModalityTrainer, AnswerSamples, resume_point, built_whole, warm_up_vision
+    from brainvlm.trainer import ModalityTrainer, AnswerSamples, resume_point, built_whole
     cfg = resolve_config(config, overrides)
     check_splits(cfg)
     run = run_dir_for(cfg)
     args = training_arguments(cfg, run)                         # every trainer setting checked before anything is written
-    if cfg.trainer.vision_warmup_steps and (args.world_size > 1 or args.deepspeed):
-        raise ConfigError("trainer.vision_warmup_steps runs in one process, before the trainer: not under torchrun or DeepSpeed")
-    if cfg.trainer.vision_warmup_steps and not cfg.split_turns:
-        raise ConfigError("trainer.vision_warmup_steps needs split_turns: true (one question per sample)")
+    check_vision_warmup(cfg, args)
     rank0 = int(os.environ.get("RANK", "0")) == 0               # under torchrun, rank 0 claims the folder for all ranks
     threads = cfg.num_threads or (1 if cfg.deterministic else None)
     with claim_run(run, cfg.resume) if rank0 else contextlib.nullcontext(), torch_determinism(cfg.deterministic, threads):
@@ -704,12 +720,7 @@ def train(config: str | os.PathLike | dict | None = None, overrides: Sequence[st
                 f.write(json.dumps({"time": time.strftime("%Y-%m-%d %H:%M:%S"), "pid": os.getpid(), "checkpoint": point.checkpoint and str(point.checkpoint),
                                     "skipped": point.skipped, "removed": point.removed}) + "\n")
         if cfg.trainer.vision_warmup_steps and not (point and point.checkpoint):   # a checkpoint already holds the warmed-up weights
-            warm = warm_up_vision(model, trainer.train_dataset, cfg.trainer.vision_warmup_steps, cfg.trainer.vision_warmup_lr,
-                                  cfg.trainer.per_device_train_batch_size, cfg.seed, progress=not cfg.trainer.disable_tqdm)
-            write_json(warm, run / "vision_warmup.json")
-            print(f"vision warm-up skipped: {warm['skipped']}" if "skipped" in warm else
-                  f"vision warm-up: {warm['steps']} steps on {len(warm['questions'])} question(s), loss {warm['loss_first']} -> {warm['loss_last']}, "
-                  f"training accuracy {warm['accuracy_first']} -> {warm['accuracy_last']} (first and last 10% of the steps)")
+            run_vision_warmup(cfg, model, trainer.train_dataset, run)
         trainer.train(resume_from_checkpoint=str(point.checkpoint) if point and point.checkpoint else None)
         check_replicas(trainer, run, main)
         proc.preprocessing = run_preprocessing(cfg, stats)
@@ -717,6 +728,7 @@ def train(config: str | os.PathLike | dict | None = None, overrides: Sequence[st
         if main: write_json(trainer.state.log_history, run / "log_history.json")
     return run
 
+# %% ../nbs/07a_run.ipynb #75fc6d2d
 def check_replicas(trainer, run: Path, main: bool):
     """Under `torchrun`: all ranks must hold the same parameters (`ddp_check.json`, an error if they differ); under DeepSpeed,
     what each rank holds of the optimizer state goes to `deepspeed_check.json` (`optimizer_shards`), and ZeRO-3 holds no replicas to compare."""

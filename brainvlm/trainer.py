@@ -329,7 +329,7 @@ def mean_image_features(model, pixel_values: torch.Tensor, modality: str) -> tor
     "The image tokens a model hands its language model (`get_image_features`), averaged over tokens: `(B, text hidden)`."
     return torch.stack([t.mean(0) for t in model.get_image_features(pixel_values, modality=modality, return_dict=True).pooler_output])
 
-
+# %% ../nbs/07_trainer.ipynb #0cccc957
 def warm_up_vision(model, train: InterleaveDataset,   # the run's training data, one question per sample (`split_turns`)
                    steps: int,                         # optimizer steps (batches of images of one dataset each)
                    learning_rate: float = 1e-3, batch_size: int = 8, seed: int = 0,
