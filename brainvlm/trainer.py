@@ -318,11 +318,11 @@ class AnswerSamples(TrainerCallback):
 # %% ../nbs/07_trainer.ipynb #104eb937
 def answer_classes(dataset, max_classes: int = 20) -> dict[str, list[str]]:
     """The closed questions of a per-question dataset (`split_turns`) and their answers, sorted: those with 2 to
-    `max_classes` distinct reference answers, each given on average at least twice (so ages in years or reports, one per
-    subject, are left out). Read from the manifest; no image is loaded."""
-    answers: dict[str, list] = {}
-    for i, (_, _, task, _) in enumerate(dataset.items): answers.setdefault(task, []).append(dataset.question_answer(i)[1])
-    return {t: sorted(set(a)) for t, a in sorted(answers.items()) if 2 <= len(set(a)) <= min(max_classes, len(a) / 2)}
+    `max_classes` distinct reference answers, each given to two records on average (so ages in years or reports, one per
+    subject, are left out; an fMRI record's windows count once). Read from the manifest; no image is loaded."""
+    answers: dict[str, dict] = {}                       # question -> {record: its answer}
+    for i, (r, _, task, _) in enumerate(dataset.items): answers.setdefault(task, {})[r] = dataset.question_answer(i)[1]
+    return {t: sorted(set(a.values())) for t, a in sorted(answers.items()) if 2 <= len(set(a.values())) <= min(max_classes, len(a) / 2)}
 
 
 def mean_image_features(model, pixel_values: torch.Tensor, modality: str) -> torch.Tensor:
