@@ -96,6 +96,7 @@ class TrainerSection:
     answer_samples: int = 4                    # ... this many per modality, one per question kind
     vision_warmup_steps: int = 0               # stage 1 first: the vision path alone learns the closed questions' answers (`warm_up_vision`; needs split_turns). For bases whose vision side starts untrained
     vision_warmup_lr: float = 1.0e-3           # ... its AdamW learning rate (batches of per_device_train_batch_size)
+    vision_warmup_pool: str = "mean"           # ... what its heads read: the mean image token, or every image token in order (tokens)
 
 # %% ../nbs/07a_run.ipynb #4bbc7edb
 @dataclass
@@ -206,6 +207,7 @@ RULES: dict[str, tuple[typing.Callable, str]] = {      # key path -> (test, what
     "trainer.weight_decay": _at_least(0), "trainer.max_grad_norm": _at_least(0),
     "trainer.answer_samples_every": _at_least(0), "trainer.answer_samples": _at_least(1),
     "trainer.vision_warmup_steps": _at_least(0), "trainer.vision_warmup_lr": _at_least(0, strict=True),
+    "trainer.vision_warmup_pool": _one_of("mean", "tokens"),                       # WARMUP_POOLS of 07_trainer (tested below)
 }
 
 def _check_rule(path: str, value):
@@ -674,7 +676,8 @@ def run_vision_warmup(cfg, model, train_dataset, run: Path) -> dict:
     "The run's vision warm-up (`warm_up_vision` of `07_trainer`, the `trainer.vision_warmup_*` keys): `vision_warmup.json` and one printed line."
     from brainvlm.trainer import warm_up_vision
     warm = warm_up_vision(model, train_dataset, cfg.trainer.vision_warmup_steps, cfg.trainer.vision_warmup_lr,
-                          cfg.trainer.per_device_train_batch_size, cfg.seed, progress=not cfg.trainer.disable_tqdm)
+                          cfg.trainer.per_device_train_batch_size, cfg.seed, pool=cfg.trainer.vision_warmup_pool,
+                          progress=not cfg.trainer.disable_tqdm)
     write_json(warm, run / "vision_warmup.json")
     print(f"vision warm-up skipped: {warm['skipped']}" if "skipped" in warm else
           f"vision warm-up: {warm['steps']} steps on {len(warm['questions'])} question(s), loss {warm['loss_first']} -> {warm['loss_last']}, "

@@ -24,12 +24,12 @@ from .models import family_of, load_families, part_of, progress_bars_for, model_
 load_families()      # the built-in families registered: `Auto*.from_pretrained` finds a saved run's classes (09_evaluate)
 
 # %% auto #0
-__all__ = ['MONITOR', 'STAGING', 'CHECKPOINT_WEIGHTS', 'DEEPSPEED_CONFIGS', 'NonFiniteLossError', 'embed_every_modality',
-           'ModalityLosses', 'ModalityLogs', 'progress_line', 'ProgressLines', 'ExactResume', 'SaveError', 'publish',
-           'staged', 'AtomicCheckpoints', 'EpochModalityBatches', 'ModalityTrainer', 'grad_norms_by_part',
-           'generate_answer', 'AnswerSamples', 'answer_classes', 'mean_image_features', 'warm_up_vision',
-           'load_checkpoint_weights', 'checkpoint_complete', 'ResumePoint', 'resume_point', 'zero_stage',
-           'deepspeed_config', 'gathered', 'built_whole', 'optimizer_shards', 'cpu_collectives']
+__all__ = ['MONITOR', 'STAGING', 'WARMUP_POOLS', 'CHECKPOINT_WEIGHTS', 'DEEPSPEED_CONFIGS', 'NonFiniteLossError',
+           'embed_every_modality', 'ModalityLosses', 'ModalityLogs', 'progress_line', 'ProgressLines', 'ExactResume',
+           'SaveError', 'publish', 'staged', 'AtomicCheckpoints', 'EpochModalityBatches', 'ModalityTrainer',
+           'grad_norms_by_part', 'generate_answer', 'AnswerSamples', 'answer_classes', 'image_features',
+           'warm_up_vision', 'load_checkpoint_weights', 'checkpoint_complete', 'ResumePoint', 'resume_point',
+           'zero_stage', 'deepspeed_config', 'gathered', 'built_whole', 'optimizer_shards', 'cpu_collectives']
 
 # %% ../nbs/07_trainer.ipynb #71ccbc1c
 class NonFiniteLossError(BrainVLMError):
@@ -325,19 +325,26 @@ def answer_classes(dataset, max_classes: int = 20) -> dict[str, list[str]]:
     return {t: sorted(set(a.values())) for t, a in sorted(answers.items()) if 2 <= len(set(a.values())) <= min(max_classes, len(a) / 2)}
 
 
-def mean_image_features(model, pixel_values: torch.Tensor, modality: str) -> torch.Tensor:
-    "The image tokens a model hands its language model (`get_image_features`), averaged over tokens: `(B, text hidden)`."
-    return torch.stack([t.mean(0) for t in model.get_image_features(pixel_values, modality=modality, return_dict=True).pooler_output])
+WARMUP_POOLS = ("mean", "tokens")                      # what the warm-up's heads read (`image_features`)
+
+def image_features(model, pixel_values: torch.Tensor, modality: str, pool: str = "mean") -> torch.Tensor:
+    """The image tokens a model hands its language model (`get_image_features`), one row per image: averaged over tokens
+    (`mean`: `(B, text hidden)`), or every token in order, end to end (`tokens`: `(B, tokens × text hidden)`, which keeps
+    where in the image a token comes from; the images of a batch give the same number of tokens)."""
+    if pool not in WARMUP_POOLS: raise ConfigError(f"trainer.vision_warmup_pool must be one of {', '.join(WARMUP_POOLS)}, not {pool!r}")
+    tokens = model.get_image_features(pixel_values, modality=modality, return_dict=True).pooler_output
+    return torch.stack([t.mean(0) if pool == "mean" else t.flatten() for t in tokens])
 
 # %% ../nbs/07_trainer.ipynb #0cccc957
 def warm_up_vision(model, train: InterleaveDataset,   # the run's training data, one question per sample (`split_turns`)
                    steps: int,                         # optimizer steps (batches of images of one dataset each)
                    learning_rate: float = 1e-3, batch_size: int = 8, seed: int = 0,
                    max_classes: int = 20,              # questions with more distinct answers (reports, free text) take no part
+                   pool: str = "mean",                 # what the heads read: the mean image token, or every token (`image_features`)
                    progress: bool = True) -> dict:
     """Stage 1 for a base whose vision side starts untrained: every trainable parameter that the image features reach
     (patch embedding, tower, projector or Q-Former) learns to tell each closed question's answers apart, through one
-    linear head per (dataset, question) on `mean_image_features`; every question of an image counts at each step (the
+    linear head per (dataset, question) on `image_features`; every question of an image counts at each step (the
     step's loss is the mean over questions of their cross-entropy). The language model is not touched; the heads are
     dropped. Returns what it did: the questions and their answers, the loss and accuracy of the first and last 10% of the
     steps; or, where no question qualifies, `steps` 0 and why it was `skipped`."""
@@ -357,30 +364,29 @@ def warm_up_vision(model, train: InterleaveDataset,   # the run's training data,
     if not parts:                                       # e.g. a handful of training images: nothing to learn, so no warm-up
         return {"steps": 0, "skipped": f"no question with 2 to {max_classes} distinct answers, each given twice on average, in the training data",
                 "questions": {}, "left_out": left_out}
-    sizes = {(name, t): len(answers) for name, _, classes, _ in parts for t, answers in classes.items()}
     params = [p for p in model.parameters() if p.requires_grad]
     weights = torch.tensor([float(len(images)) for *_, images in parts])
-    history, opt = [], None
+    history, heads, opt = [], {}, torch.optim.AdamW(params, lr=learning_rate)
     model.train()
     for step in tqdm(range(1, steps + 1), desc="vision warm-up", disable=not progress):
         name, ds, classes, images = parts[int(torch.multinomial(weights, 1, generator=g))]
         batch = [images[int(k)] for k in torch.randint(0, len(images), (batch_size,), generator=g)]
         x = torch.stack([ds.load(i) for i, _ in batch])
-        f = mean_image_features(model, x.to(params[0].device, params[0].dtype), ds.modality)
-        if opt is None:                                  # the heads, once the feature size is known
-            heads = {k: torch.nn.Linear(f.shape[-1], n).to(f.device, f.dtype) for k, n in sizes.items()}
-            opt = torch.optim.AdamW(params + [p for h in heads.values() for p in h.parameters()], lr=learning_rate)
+        f = image_features(model, x.to(params[0].device, params[0].dtype), ds.modality, pool)
+        if (name, next(iter(classes))) not in heads:     # this dataset's heads, once its feature size is known
+            new = {(name, t): torch.nn.Linear(f.shape[-1], len(answers)).to(f.device, f.dtype) for t, answers in classes.items()}
+            heads.update(new); opt.add_param_group({"params": [p for h in new.values() for p in h.parameters()]})
         losses, right, asked = [], 0, 0
         for t in sorted({t for _, answers in batch for t in answers}):
             rows = [k for k, (_, answers) in enumerate(batch) if t in answers]
             logits, y = heads[name, t](f[rows]), torch.tensor([batch[k][1][t] for k in rows], device=f.device)
             losses.append(torch.nn.functional.cross_entropy(logits, y)); right += int((logits.argmax(-1) == y).sum()); asked += len(rows)
         loss = sum(losses) / len(losses)
-        opt.zero_grad(); loss.backward(); torch.nn.utils.clip_grad_norm_(opt.param_groups[0]["params"], 1.0); opt.step()
+        opt.zero_grad(); loss.backward(); torch.nn.utils.clip_grad_norm_([p for g in opt.param_groups for p in g["params"]], 1.0); opt.step()
         history.append((loss.item(), right / asked))
     tenth = max(steps // 10, 1)
     mean = lambda rows, k: round(sum(r[k] for r in rows) / max(len(rows), 1), 4)
-    return {"steps": steps, "learning_rate": learning_rate, "batch_size": batch_size, "max_classes": max_classes,
+    return {"steps": steps, "learning_rate": learning_rate, "batch_size": batch_size, "max_classes": max_classes, "pool": pool,
             "questions": {f"{name}: {t}": answers for name, _, classes, _ in parts for t, answers in classes.items()},
             "left_out": left_out, "loss_first": mean(history[:tenth], 0), "loss_last": mean(history[-tenth:], 0),
             "accuracy_first": mean(history[:tenth], 1), "accuracy_last": mean(history[-tenth:], 1)}
