@@ -17,10 +17,19 @@ Choices made with it, in this order:
 * `--vary trainer.max_steps=400,1200,2000 --rule itc` (with `itm_hard_fraction` 0.5): the length of training, after
   the test score at 400 steps left image-to-text R@1 in pools of 64 inside chance's reach; 400 kept (val R@1 by ITC
   0.296 at 400 steps, 0.148 at 1200, 0.204 at 2000: longer training over-fits the 240 training subjects).
+* `--subjects 400,1600 --vary trainer.max_steps=400,1200 --rule itc`: more subjects against that over-fitting. The
+  quickstart's cohort as it is (400 subjects: 240 / 60 / 100) and with 4x the subjects in the same proportions
+  (1,600: 960 / 240 / 400), each at 400 and 1,200 steps; the pair with the highest val image-to-text R@1 by ITC in
+  pools of 16 becomes the quickstart (written before measuring; the two cohorts' val splits differ, 60 and 240
+  subjects, and a pool of 16 is drawn from each). Test is then scored once per seed (0, 1, 2).
+
+With `--subjects`, each cohort is written under `--work` (`cohort-<N>`, reused after) and every run reads it; the
+table gains a `subjects` column and is written to `<out>/pretrain_val_subjects_<KEY>.json`.
 
 Usage::
 
     .venv/bin/python bench/bench_pretrain_val.py --vary KEY=V1,V2,... [--rule itc+itm|itc] [--out outputs/bench]
+    .venv/bin/python bench/bench_pretrain_val.py --subjects 400,1600 --vary trainer.max_steps=400,1200 --rule itc [--work DIR]
 """
 import argparse, json, time
 from pathlib import Path
@@ -33,31 +42,51 @@ def main():
     ap.add_argument("--vary", required=True, help="KEY=V1,V2,...: a config key (dotted) and its values")
     ap.add_argument("--rule", choices=["itc+itm", "itc"], default="itc+itm", help="the method whose val image-to-text R@1 chooses")
     ap.add_argument("--out", default="outputs/bench")
+    ap.add_argument("--subjects", default=None, help="N1,N2,...: also vary the cohort's size (the quickstart's split proportions)")
+    ap.add_argument("--work", default="outputs/pretrain-quickstart/bench", help="--subjects: where the cohorts are written")
     args = ap.parse_args()
     key, values = args.vary.split("=", 1)
     values = [yaml.safe_load(v) for v in values.split(",")]
-    from brainvlm.pretrain import pretrain, evaluate_retrieval, prepare_pretrain_quickstart
+    from brainvlm.pretrain import pretrain, evaluate_retrieval, prepare_pretrain_quickstart, PRETRAIN_QUICKSTART_COHORT
     from brainvlm.cohorts import read_json
     config, _ = prepare_pretrain_quickstart()
+    cohorts = {None: []}                                  # subjects -> the overrides that point a run at that cohort
+    if args.subjects:
+        from brainvlm.synth import SynthConfig, make_cohort
+        from brainvlm.launch import _reusable_cohort
+        cohorts = {}
+        base = PRETRAIN_QUICKSTART_COHORT; n0 = base["n"]
+        for n in map(int, args.subjects.split(",")):
+            folder = Path(args.work) / f"cohort-{n}"
+            cfg = SynthConfig(**{**base, "n": n, "split_sizes": tuple(s * n // n0 for s in base["split_sizes"])})
+            if not _reusable_cohort(folder, cfg):
+                t0 = time.perf_counter(); make_cohort(cfg, folder, workers=2, progress=False)
+                print(f"cohort of {n} subjects written in {time.perf_counter() - t0:.0f} s", flush=True)
+            cohorts[n] = [f"cohorts=['{folder / 'cohort.yaml'}']", f"dataset.T1.manifest=['{folder / 'manifest_{split}.json'}']",
+                          f"cache='{Path(args.work) / f'cache-{n}'}'"]
     rows, stamp = [], time.strftime("%Y%m%d-%H%M%S")
-    for v in values:
-        t0 = time.perf_counter()
-        extra = [f"trainer.save_steps={v}"] if key == "trainer.max_steps" else []        # the last step is saved
-        run = pretrain(config, [f"run_name=val-{key.split('.')[-1]}-{stamp}-{v}", f"{key}={v}", *extra])
-        itm = [h["loss/T1/itm"] for h in read_json(run / "log_history.json") if "loss/T1/itm" in h]
-        train_s = round(time.perf_counter() - t0)
-        t = evaluate_retrieval(run, split="val", pool_sizes=(16,))
-        t = t[t.n > 0]
-        rows.append({key: v, "itm_loss_first": itm[0], "itm_loss_last": itm[-1], "seconds": train_s,
-                     "val": t[["direction", "method", "pool", "metric", "value", "ci_low", "ci_high", "chance", "n"]].to_dict("records")})
-        print(f"{key} {v}: ITM loss {itm[0]:.3f} -> {itm[-1]:.3f}, {train_s} s of training")
-        print(t[["direction", "method", "metric", "value", "ci_low", "ci_high", "chance"]].round(3).to_string(index=False), flush=True)
-    r1 = {str(r[key]): next(x["value"] for x in r["val"] if x["direction"] == "image-to-text" and x["method"] == args.rule
-                            and x["metric"] == "R@1") for r in rows}
+    for n, where in cohorts.items():
+        for v in values:
+            t0 = time.perf_counter()
+            extra = [f"trainer.save_steps={v}"] if key == "trainer.max_steps" else []        # the last step is saved
+            name = f"val-{key.split('.')[-1]}-{stamp}-{v}" + (f"-{n}subjects" if n else "")
+            run = pretrain(config, [f"run_name={name}", f"{key}={v}", *extra, *where])
+            itm = [h["loss/T1/itm"] for h in read_json(run / "log_history.json") if "loss/T1/itm" in h]
+            train_s = round(time.perf_counter() - t0)
+            t = evaluate_retrieval(run, split="val", pool_sizes=(16,))
+            t = t[t.n > 0]
+            rows.append({**({"subjects": n} if n else {}), key: v, "itm_loss_first": itm[0], "itm_loss_last": itm[-1], "seconds": train_s,
+                         "val": t[["direction", "method", "pool", "metric", "value", "ci_low", "ci_high", "chance", "n"]].to_dict("records")})
+            print(f"{f'{n} subjects, ' if n else ''}{key} {v}: ITM loss {itm[0]:.3f} -> {itm[-1]:.3f}, {train_s} s of training")
+            print(t[["direction", "method", "metric", "value", "ci_low", "ci_high", "chance"]].round(3).to_string(index=False), flush=True)
+    label = lambda r: (f"{r['subjects']} subjects, " if "subjects" in r else "") + str(r[key])
+    r1 = {label(r): next(x["value"] for x in r["val"] if x["direction"] == "image-to-text" and x["method"] == args.rule
+                         and x["metric"] == "R@1") for r in rows}
     best = max(r1, key=r1.get)
     print(f"image-to-text R@1 by {args.rule} on val:", r1, "-> chosen:", best)
     out = Path(args.out); out.mkdir(parents=True, exist_ok=True)
-    (out / f"pretrain_val_{key.split('.')[-1]}.json").write_text(json.dumps({"key": key, "rule": args.rule, "runs": rows, "val_r1": r1, "chosen": best}, indent=1))
+    stem = f"pretrain_val_{'subjects_' if args.subjects else ''}{key.split('.')[-1]}"
+    (out / f"{stem}.json").write_text(json.dumps({"key": key, "rule": args.rule, "runs": rows, "val_r1": r1, "chosen": best}, indent=1))
 
 
 if __name__ == "__main__":

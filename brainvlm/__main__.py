@@ -17,7 +17,9 @@ from .vqa_eval import add_vqa_command
 # Commands whose chapter loads torch and the model libraries at import: the chapter is imported only when its command
 # runs, so that `brainvlm --help` and every other command start in a fraction of a second.
 HEAVY_COMMANDS = {"pretrain": ("brainvlm.pretrain", "add_pretrain_command",
-                               "pre-train a BLIP model (ITC, ITM, LM) on a config's captions; works under torchrun")}
+                               "pre-train a BLIP model (ITC, ITM, LM) on a config's captions; works under torchrun"),
+                  "retrieval-seeds": ("brainvlm.pretrain", "add_retrieval_seeds_command",
+                                      "retrieval over several runs of one config (one per seed): mean, SD, beside chance")}
 
 def _heavy_commands(argv) -> list:
     "Add-functions for `HEAVY_COMMANDS`: the chapter's own for the command being run, a one-line stand-in (for --help) for the others."

@@ -25,7 +25,8 @@ from .tasks import prepare_quickstart
 __all__ = ['CAPTION_KINDS', 'PRETRAIN_QUICKSTART_CONFIG', 'PRETRAIN_QUICKSTART_COHORT', 'record_caption', 'caption_conversation',
            'image_key', 'with_captions', 'load_captions', 'write_caption_manifest', 'CaptionTokenizer', 'caption_key',
            'CaptionCollator', 'pretrain', 'retrieval_inputs', 'evaluate_retrieval', 'format_retrieval_by_modality',
-           'plot_retrieval_by_modality', 'prepare_pretrain_quickstart', 'pretrain_ending', 'add_pretrain_command']
+           'plot_retrieval_by_modality', 'retrieval_seeds', 'prepare_pretrain_quickstart', 'pretrain_ending',
+           'add_pretrain_command', 'add_retrieval_seeds_command']
 
 # %% ../nbs/10c_pretrain.ipynb #8df50d65
 CAPTION_KINDS = ("caption", "report")      # the question kinds whose answer is a record's caption
@@ -216,6 +217,25 @@ def plot_retrieval_by_modality(table) -> list:
         fig = plot_retrieval(t[t.n > 0]); fig.suptitle(m); fig.tight_layout(); figs.append(fig)
     return figs
 
+# %% ../nbs/10c_pretrain.ipynb #7e2f0b64
+def retrieval_seeds(runs: Sequence[str | os.PathLike], split: str = "test"):
+    """Per modality, direction, method, pool and metric, over the `eval-<split>/retrieval.csv` of several runs (one per
+    seed): the mean and SD of the value, chance, n (queries per run), the runs (`seeds`), and in how many of them the 95%
+    interval's lower end lies above chance (`lower_bound_above`; for the median rank, whose chance is a rank, its upper end below it)."""
+    import pandas as pd
+    frames = []
+    for k, run in enumerate(runs):
+        path = Path(run) / f"eval-{split}" / "retrieval.csv"
+        if not path.is_file(): raise FileNotFoundError(f"{path}: no retrieval table (score the run with evaluate_retrieval(run, {split!r}) first)")
+        t = pd.read_csv(path); t = t[t.n > 0]
+        better = np.where(t.metric == "median_rank", t.ci_high < t.chance, t.ci_low > t.chance)
+        frames.append(t.assign(run=k, lower_bound_above=better))
+    t = pd.concat(frames)
+    out = t.groupby(["modality", "direction", "method", "pool", "metric"], sort=False).agg(
+        seeds=("run", "nunique"), value=("value", "mean"), value_sd=("value", "std"), chance=("chance", "mean"), n=("n", "mean"),
+        lower_bound_above=("lower_bound_above", "sum"))
+    return out.astype({"n": int, "lower_bound_above": int})
+
 # %% ../nbs/10c_pretrain.ipynb #2ecb50cc
 PRETRAIN_QUICKSTART_CONFIG = Path("configs/pretrain-quickstart.yaml")
 PRETRAIN_QUICKSTART_COHORT = dict(n=400, grid=32, modalities=("T1",), split_sizes=(240, 60, 100))   # `SynthConfig` of its cohort
@@ -252,3 +272,13 @@ def add_pretrain_command(sub):
             print(f"retrieval on {a.evaluate}, 95% intervals, chance beside each:\n{format_retrieval_by_modality(table).to_string()}")
         print(pretrain_ending(run, table))
     s.set_defaults(func=cmd)
+
+def add_retrieval_seeds_command(sub):
+    "Add `brainvlm retrieval-seeds` to the command line's subparsers."
+    t = sub.add_parser("retrieval-seeds", help="retrieval over several runs of one config (one per seed): mean, SD, beside chance")
+    t.add_argument("runs", nargs="+", help="run folders, each scored with --evaluate SPLIT")
+    t.add_argument("--split", choices=["val", "test"], default="test")
+    def seeds_cmd(a):
+        print(f"retrieval on {a.split} over {len(a.runs)} run(s): mean, SD, chance, queries per run; in how many runs the 95% "
+              "interval clears chance (lower_bound_above)\n" + retrieval_seeds(a.runs, a.split).round(3).to_string())
+    t.set_defaults(func=seeds_cmd)

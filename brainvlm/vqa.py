@@ -27,7 +27,7 @@ from .vqa2d import ingest_vqa, make_vqa_cohort, write_vqa_manifests
 __all__ = ['SUMMARY_FIELDS', 'VQA_QUICKSTART_CONFIG', 'VQA_QUICKSTART_COHORT', 'vqa_modality', 'left_padded', 'generate_answers',
            'vqa_overrides', 'image_subset', 'normalize_answer', 'exact_match', 'token_f1', 'training_answers',
            'majority_answers', 'held_out_answers', 'question_scores', 'answer_scores', 'answer_loss', 'peak_memory_mb',
-           'images_per_split', 'score_test_images', 'training_summary', 'train_vqa', 'prepare_vqa_quickstart']
+           'images_per_split', 'score_held_out', 'training_summary', 'train_vqa', 'prepare_vqa_quickstart']
 
 # %% ../nbs/10a_vqa.ipynb #03735589
 def vqa_modality(cfg) -> str:
@@ -192,15 +192,16 @@ def images_per_split(cfg, modality: str) -> dict[str, int]:
     return {s: len({(r["cohort"], r["subject_id"]) for man in manifests(cfg, modality, s, missing_ok=True)
                     for r in man if modality in r["modality_paths"]}) for s in SPLITS}
 
-def score_test_images(run: Path, cfg, model, proc) -> tuple[dict, dict]:
-    "The run's answers on its test images (written to `run/test_answers.csv`) scored beside the majority answer: (`answer_scores`, majority answers)."
+def score_held_out(run: Path, cfg, model, proc, split: str = "test") -> tuple[dict, dict]:
+    """The run's answers on its `split` images (written to `run/<split>_answers.csv`) scored beside the majority answer:
+    (`answer_scores`, majority answers). Answers may run 4 tokens past the longest training answer."""
     m, text = vqa_modality(cfg), proc.conversation_tokenizer(max_seq_length=cfg.max_seq_length)
     counts = training_answers(cfg, m); majority = majority_answers(counts)
     longest = max(len(proc.tokenizer(a, add_special_tokens=False).input_ids) for qs in counts.values() for n in qs.values() for a in n)
-    test = build_datasets(cfg, text, "test").datasets.values()          # empty without test images
-    rows = [held_out_answers(model, text, proc.tokenizer, ds, cfg.trainer.per_device_train_batch_size, longest + 4) for ds in test]
+    held_out = build_datasets(cfg, text, split).datasets.values()      # empty without images in the split
+    rows = [held_out_answers(model, text, proc.tokenizer, ds, cfg.trainer.per_device_train_batch_size, longest + 4) for ds in held_out]
     rows = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=["category", "question", "answer", "reference"])
-    rows.to_csv(run / "test_answers.csv", index=False)
+    rows.to_csv(run / f"{split}_answers.csv", index=False)
     return answer_scores(rows, majority), majority
 
 def training_summary(run: str | Path, seconds: float) -> dict:
@@ -214,7 +215,7 @@ def training_summary(run: str | Path, seconds: float) -> dict:
     apply_freeze_policy(model, list(model.config.train))              # what the run trained (LoRA: the adapters too)
     parts = parameter_table(model)
     val = build_datasets(cfg, proc.conversation_tokenizer(max_seq_length=cfg.max_seq_length), "val")
-    scores, majority = score_test_images(run, cfg, model, proc)
+    scores, majority = score_held_out(run, cfg, model, proc)
     summary = {"category": cfg.only_cohort or "all", "images": images_per_split(cfg, m), "epochs": end.get("epoch"), "steps": end.get("step"),
                "train_loss": end.get("train_loss"), "last_logged_loss": logged[-1] if logged else None,
                "val_loss": answer_loss(model, val, proc.tokenizer.pad_token_id, cfg.trainer.per_device_train_batch_size),
