@@ -238,7 +238,7 @@ def retrieval_seeds(runs: Sequence[str | os.PathLike], split: str = "test"):
 
 # %% ../nbs/10c_pretrain.ipynb #2ecb50cc
 PRETRAIN_QUICKSTART_CONFIG = Path("configs/pretrain-quickstart.yaml")
-PRETRAIN_QUICKSTART_COHORT = dict(n=400, grid=32, modalities=("T1",), split_sizes=(240, 60, 100))   # `SynthConfig` of its cohort
+PRETRAIN_QUICKSTART_COHORT = dict(n=1600, grid=32, modalities=("T1",), split_sizes=(960, 240, 400))   # `SynthConfig` of its cohort
 
 def prepare_pretrain_quickstart(config: str | os.PathLike = PRETRAIN_QUICKSTART_CONFIG, workers: int = 2) -> tuple[Path, str]:
     "The pre-training quickstart config and a fresh run name: `prepare_quickstart` with the pre-training cohort, written on first use, reused after."
