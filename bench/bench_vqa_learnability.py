@@ -261,9 +261,9 @@ DESIGNS = {
     # Measured (val, n = 59 per category, 1 thread each, two at a time): above the majority on 9 of the 12 answerable
     # pairs, against 10 for llava-stem8-400img-warmup measured beside it, so the quickstart keeps the mean. Neither reads
     # abdomen orientation (tokens 0.644, mean 0.627, majority 0.644) or trans_thalamic structures (both 0.712, the
-    # majority's answer to every image): in both designs their val answer loss is the same with another image, though the tokens warm-up fits its
-    # training answers (accuracy 0.97-0.98 in its last 10% of steps, against 0.66-0.75 with the mean): the vision path
-    # holds where things are, the language model does not learn to read it. Re-scored, llava-stem8-400img-warmup is
+    # majority's answer to every image): in both designs their val answer loss is the same with another image, though
+    # the tokens warm-up fits its training answers (accuracy 0.97-0.98 in its last 10% of steps, against 0.66-0.75 with
+    # the mean): the vision path holds where things are, the language model does not learn to read it. Re-scored, llava-stem8-400img-warmup is
     # above the majority on all 5 answerable femur questions (plane 0.644 against 0.492; cut to 24 tokens it had been 0.41).
 }
 
