@@ -28,7 +28,9 @@ embedding (local, translation-equivariant features: the inductive bias the small
 points at the disc); (2) `--stem 8 --train-images 3200`, 4x the training images as well (val and test stay 200 each).
 The one with the higher mean val AUC is the bench's answer; the pointing game on test is reported for every design
 measured, none chosen by it. Results then go to `itm_pointing_<steps>steps_stem<S>_train<N>.json` (and `.png`).
-Measured: (1) val AUC 0.595 +- 0.043 (0.565, 0.575, 0.644), hit rate 0.025 +- 0.022 (0.038, 0.038, 0.000; n = 105).
+Measured: (1) val AUC 0.595 +- 0.043 (0.565, 0.575, 0.644), hit rate 0.025 +- 0.022 (0.038, 0.038, 0.000; n = 105);
+(2) val AUC 0.533 +- 0.006, ITM's loss stayed at 0.636-0.637 (that of a head that ignores the pair), hit rate
+0.026 +- 0.036 (0.010, 0.067, 0.000; n = 104, a random peak 0.067). The bench's answer is (1); neither nears 0.9.
 
 Usage::
 
