@@ -14,12 +14,13 @@ from .launch import LazyModule, ending
 
 # %% auto #0
 __all__ = ['METRICS', 'PANELS', 'PERCENTILES', 'parse_answer', 'answer_logprob', 'presence_answers', 'candidate_score',
-           'named_side', 'truth_keys', 'predict', 'wilson_interval', 'bootstrap_interval', 'register_metric',
-           'scored_rows', 'auc_score', 'accuracy_metric', 'detection_metric', 'mae_metric', 'text_metric', 'metric_of',
-           'metrics', 'write_metrics', 'contrasting_ink', 'confusion_panel', 'scatter_panel', 'comparison_panel',
-           'plot_evaluation', 'image_maps', 'histogram_edges', 'map_features', 'image_features', 'majority_prediction',
-           'central_answer', 'probe_prediction', 'subject_inputs', 'baseline_rows', 'metrics_table', 'final_folder',
-           'load_run', 'evaluate_run', 'run_baselines', 'ask', 'evaluate_ending', 'add_evaluate_command']
+           'named_side', 'truth_keys', 'predict', 'wilson_interval', 'bootstrap_interval', 'over_seeds',
+           'register_metric', 'scored_rows', 'auc_score', 'accuracy_metric', 'detection_metric', 'mae_metric',
+           'text_metric', 'metric_of', 'metrics', 'write_metrics', 'contrasting_ink', 'confusion_panel',
+           'scatter_panel', 'comparison_panel', 'plot_evaluation', 'image_maps', 'histogram_edges', 'map_features',
+           'image_features', 'majority_prediction', 'central_answer', 'probe_prediction', 'subject_inputs',
+           'baseline_rows', 'metrics_table', 'final_folder', 'load_run', 'evaluate_run', 'run_baselines', 'ask',
+           'evaluate_ending', 'add_evaluate_command']
 
 # %% ../nbs/09_evaluate.ipynb #983c5aba
 pd, torch, cohorts = LazyModule("pandas"), LazyModule("torch"), LazyModule("brainvlm.cohorts")   # imported when first used
@@ -105,6 +106,21 @@ def bootstrap_interval(stat: Callable,      # fn(*resampled arrays) -> float; na
     if not len(values): return (float("nan"), float("nan"))
     lo, hi = np.quantile(values, [(1 - level) / 2, (1 + level) / 2])
     return (float(lo), float(hi))
+
+# %% ../nbs/09_evaluate.ipynb #5eed0a02
+def over_seeds(tables: Sequence[pd.DataFrame],    # one table per seed, the same groups in each
+               by: Sequence[str],                 # the columns that name a group (a row of the result)
+               value: str,                        # the score, averaged (mean, SD) over seeds
+               reference: str,                    # what it is compared with (chance, the majority answer): mean over seeds
+               counts: Sequence[str] = (),        # boolean columns: in how many seeds each holds
+              ) -> pd.DataFrame:
+    "Per group: `seeds`, the mean and SD (`<value>_sd`) of `value`, the mean of `reference` and of `n`, and the number of seeds where each of `counts` holds."
+    if not len(tables): raise ConfigError("over_seeds needs at least one table (one per seed)")
+    t = pd.concat([tab.assign(_seed=k) for k, tab in enumerate(tables)])
+    out = t.groupby(list(by), sort=False).agg(seeds=("_seed", "nunique"), **{value: (value, "mean"), f"{value}_sd": (value, "std"),
+                                                                               reference: (reference, "mean"), "n": ("n", "mean")},
+                                               **{c: (c, "sum") for c in counts})
+    return out.astype({"n": int, **{c: int for c in counts}})
 
 # %% ../nbs/09_evaluate.ipynb #3aa629bd
 METRICS: dict[str, Callable] = {}     # metric name -> fn(kind, rows, **context) -> {name: value}

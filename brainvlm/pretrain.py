@@ -17,7 +17,7 @@ from .data import ModalityCollator
 from .models import family_of
 from .blip import BLIP_FAMILY, itc_embeddings, itm_logit, text_embeddings
 from .run import build_datasets, check_splits, config_stats, dotlist_overrides, load_run_config, train, trained_modalities
-from .evaluate import final_folder, load_run
+from .evaluate import final_folder, load_run, over_seeds
 from .retrieval import format_retrieval, plot_retrieval, retrieval_table
 from .tasks import prepare_quickstart
 
@@ -224,17 +224,13 @@ def retrieval_seeds(runs: Sequence[str | os.PathLike], split: str = "test"):
     interval's lower end lies above chance (`lower_bound_above`; for the median rank, whose chance is a rank, its upper end below it)."""
     import pandas as pd
     frames = []
-    for k, run in enumerate(runs):
+    for run in runs:
         path = Path(run) / f"eval-{split}" / "retrieval.csv"
         if not path.is_file(): raise FileNotFoundError(f"{path}: no retrieval table (score the run with evaluate_retrieval(run, {split!r}) first)")
         t = pd.read_csv(path); t = t[t.n > 0]
         better = np.where(t.metric == "median_rank", t.ci_high < t.chance, t.ci_low > t.chance)
-        frames.append(t.assign(run=k, lower_bound_above=better))
-    t = pd.concat(frames)
-    out = t.groupby(["modality", "direction", "method", "pool", "metric"], sort=False).agg(
-        seeds=("run", "nunique"), value=("value", "mean"), value_sd=("value", "std"), chance=("chance", "mean"), n=("n", "mean"),
-        lower_bound_above=("lower_bound_above", "sum"))
-    return out.astype({"n": int, "lower_bound_above": int})
+        frames.append(t.assign(lower_bound_above=better))
+    return over_seeds(frames, ["modality", "direction", "method", "pool", "metric"], "value", "chance", ["lower_bound_above"])
 
 # %% ../nbs/10c_pretrain.ipynb #2ecb50cc
 PRETRAIN_QUICKSTART_CONFIG = Path("configs/pretrain-quickstart.yaml")

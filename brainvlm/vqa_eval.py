@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Sequence
 
 from .core import BrainVLMError, write_json
+from .evaluate import over_seeds
 from .launch import LazyModule, ending
 
 pd = LazyModule("pandas")      # imported by the first command that uses it, not by `brainvlm --help`
@@ -152,16 +153,12 @@ def seed_summary(roots: Sequence[str | Path]) -> "pd.DataFrame":
     exact match (mean, SD) beside the majority answer's (mean), n, and in how many seeds the model is above the majority
     (`above`) and its 95% lower bound is (`lower_bound_above`)."""
     frames = []
-    for k, root in enumerate(roots):
+    for root in roots:
         path = Path(root) / "vqa_scores.csv"
         if not path.is_file(): raise FileNotFoundError(f"{path}: no vqa_scores.csv (run `brainvlm vqa-all` with output_root={root} first)")
-        s = pd.read_csv(path); s = s[s.metric.str.endswith("_exact_match")].assign(seed=k, question=lambda d: d.metric.str[:-len("_exact_match")])
+        s = pd.read_csv(path); s = s[s.metric.str.endswith("_exact_match")].assign(question=lambda d: d.metric.str[:-len("_exact_match")])
         frames.append(s.assign(above=s.model > s.majority, lower_bound_above=s.model_lo > s.majority))
-    s = pd.concat(frames)
-    out = s.groupby(["category", "question"], sort=False).agg(seeds=("seed", "nunique"), model=("model", "mean"), model_sd=("model", "std"),
-                                                             majority=("majority", "mean"), n=("n", "mean"), above=("above", "sum"),
-                                                             lower_bound_above=("lower_bound_above", "sum"))
-    return out.astype({"n": int, "above": int, "lower_bound_above": int})
+    return over_seeds(frames, ["category", "question"], "model", "majority", ["above", "lower_bound_above"])
 
 # %% ../nbs/10b_vqa_eval.ipynb #18122f56
 def add_vqa_command(sub):
