@@ -66,16 +66,12 @@ def main():
     config, _ = prepare_pretrain_quickstart()
     cohorts = {None: []}                                  # subjects -> the overrides that point a run at that cohort
     if args.subjects:
-        from brainvlm.synth import SynthConfig, make_cohort
-        from brainvlm.launch import _reusable_cohort
+        from brainvlm.tasks import ensure_cohort
         cohorts = {}
         base = PRETRAIN_QUICKSTART_COHORT; n0 = base["n"]
         for n in map(int, args.subjects.split(",")):
-            folder = Path(args.work) / f"cohort-{n}"
-            cfg = SynthConfig(**{**base, "n": n, "split_sizes": tuple(s * n // n0 for s in base["split_sizes"])})
-            if not _reusable_cohort(folder, cfg):
-                t0 = time.perf_counter(); make_cohort(cfg, folder, workers=2, progress=False)
-                print(f"cohort of {n} subjects written in {time.perf_counter() - t0:.0f} s", flush=True)
+            folder = ensure_cohort(Path(args.work) / f"cohort-{n}", {**base, "n": n, "split_sizes": tuple(s * n // n0 for s in base["split_sizes"])},
+                                   what=f"{n}-subject")
             cohorts[n] = [f"cohorts=['{folder / 'cohort.yaml'}']", f"dataset.T1.manifest=['{folder / 'manifest_{split}.json'}']",
                           f"cache='{Path(args.work) / f'cache-{n}'}'"]
     rows, stamp = [], time.strftime("%Y%m%d-%H%M%S")

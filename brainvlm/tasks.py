@@ -19,8 +19,8 @@ pd, synth = LazyModule("pandas"), LazyModule("brainvlm.synth")   # loaded by the
 
 # %% auto #0
 __all__ = ['pd', 'synth', 'QUICKSTART_CONFIG', 'QUICKSTART_COHORT', 'TARGETS', 'TRIVIAL', 'task_notebook', 'run_task',
-           'repository_root', 'from_repository_root', 'prepare_quickstart', 'sweep', 'seed_summary', 'mean_sd',
-           'check_targets', 'demo_reference', 'demo_table', 'run_demo', 'add_task_commands']
+           'repository_root', 'from_repository_root', 'ensure_cohort', 'prepare_quickstart', 'sweep', 'seed_summary',
+           'mean_sd', 'check_targets', 'demo_reference', 'demo_table', 'run_demo', 'add_task_commands']
 
 # %% ../nbs/10_tasks.ipynb #a62bc8cf
 def task_notebook(name: str) -> Path:
@@ -62,24 +62,30 @@ def _next_run_name(out: Path, stem: str = "run") -> str:
     while (out / f"{stem}-{k}").exists(): k += 1
     return f"{stem}-{k}"
 
-def prepare_quickstart(config: str | Path = QUICKSTART_CONFIG, workers: int = 2,
-                       cohort: dict = QUICKSTART_COHORT,     # `SynthConfig` of the cohort the config names
-                       what: str = "quickstart",             # the quickstart's name in messages
-                      ) -> tuple[Path, str]:
-    "A quickstart config and a fresh run name (`run-N`) for it; the synthetic cohort it names is written on first use, reused after."
+def ensure_cohort(folder: str | Path, cohort: dict,         # `SynthConfig` options of the cohort
+                  workers: int = 2, what: str = "synthetic") -> Path:   # the cohort's name in messages
+    "`folder`, holding the synthetic cohort of `cohort`: written on first use (or completed), reused after; a cohort made with other options there is an error."
     from brainvlm.launch import _reusable_cohort
-    config, cohort_cfg = Path(config), synth.SynthConfig(**cohort)
-    if not config.is_file():
-        raise ConfigError(f"{config} not found in {Path.cwd()}: the {what} config ships in the repository's configs/ folder; "
-                          "run from the repository root (or pass -p config CONFIG)")
-    cfg = load_config(config)
-    folder = Path(cfg.cohorts[0]).parent                     # the cohort's folder holds its preset
+    folder, cohort_cfg = Path(folder), synth.SynthConfig(**cohort)
     if _reusable_cohort(folder, cohort_cfg): print(f"reusing the {what} cohort in {folder}")
     else:
         t0 = time.perf_counter()
         print(f"writing the {what} cohort ({cohort_cfg.n} synthetic subjects) in {folder}", flush=True)
         synth.make_cohort(cohort_cfg, folder, workers=workers, progress=False)
         print(f"  written in {time.perf_counter() - t0:.0f} s")
+    return folder
+
+def prepare_quickstart(config: str | Path = QUICKSTART_CONFIG, workers: int = 2,
+                       cohort: dict = QUICKSTART_COHORT,     # `SynthConfig` of the cohort the config names
+                       what: str = "quickstart",             # the quickstart's name in messages
+                      ) -> tuple[Path, str]:
+    "A quickstart config and a fresh run name (`run-N`) for it; the synthetic cohort it names is written on first use, reused after (`ensure_cohort`)."
+    config = Path(config)
+    if not config.is_file():
+        raise ConfigError(f"{config} not found in {Path.cwd()}: the {what} config ships in the repository's configs/ folder; "
+                          "run from the repository root (or pass -p config CONFIG)")
+    cfg = load_config(config)
+    ensure_cohort(Path(cfg.cohorts[0]).parent, cohort, workers, what)     # the cohort's folder holds its preset
     return config, _next_run_name(Path(cfg.output_root))
 
 # %% ../nbs/10_tasks.ipynb #f29ac821
