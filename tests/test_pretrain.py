@@ -63,3 +63,18 @@ def test_pretrain_command_under_torchrun(tmp_path):
     table = pd.read_csv(run / "eval-val" / "retrieval.csv")
     assert (table.n > 0).all() and set(table.pool) == {2}
     assert r.stdout.count("retrieval on val, 95% intervals") == 1   # scored once, by the first rank
+
+
+def test_deterministic_pretraining_repeats_bit_for_bit(tmp_path):
+    "`deterministic=true`: the same seed pre-trains to the same losses and the same weights (hard negatives are drawn at random)."
+    import hashlib
+    env, config = _tiny_pretraining(tmp_path)
+    runs = {}
+    for name in ("first", "second"):
+        r = subprocess.run([sys.executable, "-m", "brainvlm", "pretrain", str(config), f"run_name={name}", "trainer.max_steps=12",
+                            "trainer.save_steps=12", "deterministic=true"], capture_output=True, text=True, env=env, timeout=600)
+        assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-5000:]
+        run = tmp_path / "runs" / name
+        runs[name] = ([h["loss"] for h in json.loads((run / "log_history.json").read_text()) if "loss" in h],
+                      hashlib.sha256((run / "final" / "model.safetensors").read_bytes()).hexdigest())
+    assert len(runs["first"][0]) == 12 and runs["first"] == runs["second"], runs
