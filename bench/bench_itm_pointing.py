@@ -40,7 +40,9 @@ run had collapsed. The pre-training quickstart (`10c_pretrain`) met the same sta
 its learning rate, 3e-4, was chosen on val over three seeds for that reason. Designs written before measuring, in this
 order, each at 1500 steps over seeds 0-2, chosen between by mean val AUC as before: (3) `--learning-rate 3e-4 --stem 8`;
 (4) `--learning-rate 3e-4` without the stem.
-Measured: (3) val AUC 0.580 +- 0.050 (0.534, 0.633, 0.574), hit rate 0.041 +- 0.024 (0.067, 0.019, 0.038; n = 105).
+Measured: (3) val AUC 0.580 +- 0.050 (0.534, 0.633, 0.574), hit rate 0.041 +- 0.024 (0.067, 0.019, 0.038; n = 105);
+(4) val AUC 0.562 +- 0.012 (0.547, 0.568, 0.570), hit rate 0.124 +- 0.094 (0.048, 0.229, 0.095; n = 105). Neither beats
+(1) on val AUC, which stays the bench's answer; no design nears 0.9.
 
 3D, written before measuring it: `--dim 3` writes `planted_object_images(dim=3)` (24^3 blocks of the MNI152 T1, half
 with a ball of radius 2.4 voxels raised by 1.5 SDs, the same captions) as NIfTI files (identity affine) and pre-trains
