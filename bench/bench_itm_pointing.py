@@ -78,7 +78,7 @@ def write_corpus(work: Path, seed: int = 0, splits: dict = SPLITS, dim: int = 2)
     d = DIMS[dim]
     po = planted_object_images(sum(splits.values()), size=d["size"], dim=dim, seed=seed)
     (work / "img").mkdir(parents=True, exist_ok=True)
-    lo, hi = po.images.min(), po.images.max()
+    lo, hi = po.images.min(), po.images.max()                 # 2D: one scaling to 8 bits for every image
     start, out = 0, {}
     for split, n in splits.items():
         items = []

@@ -148,7 +148,7 @@ def _reusable_cohort(cohort_dir: Path, cfg: synth.SynthConfig) -> bool:
     now = json.loads(json.dumps(asdict(cfg)))
     now = {k: v for k, v in now.items() if k in made_with or v is not None}   # an option added since, left at None, changed nothing
     if made_with != now:
-        raise BrainVLMError(f"{cohort_dir} holds a cohort made with other options {made_with}; choose another --out")
+        raise BrainVLMError(f"{cohort_dir} holds a cohort made with other options {made_with}; choose another folder")
     return True
 
 def prepare_demo(out: str | Path = "outputs/demo", cfg: synth.SynthConfig | None = None, workers: int = 2,

@@ -65,16 +65,20 @@ def test_pretrain_command_under_torchrun(tmp_path):
     assert r.stdout.count("retrieval on val, 95% intervals") == 1   # scored once, by the first rank
 
 
+
 def test_deterministic_pretraining_repeats_bit_for_bit(tmp_path):
-    "`deterministic=true`: the same seed pre-trains to the same losses and the same weights (hard negatives are drawn at random)."
-    import hashlib
+    """`deterministic=true`, started at torch's own thread count: the same seed pre-trains to the same losses and weights
+    (its ITM negatives are drawn at random), on one thread with torch's deterministic algorithms (reproducibility.json)."""
+    from test_determinism import losses, sha256
     env, config = _tiny_pretraining(tmp_path)
-    runs = {}
+    env = {k: v for k, v in env.items() if k != "OMP_NUM_THREADS"}        # as a user starts it
+    runs = []
     for name in ("first", "second"):
         r = subprocess.run([sys.executable, "-m", "brainvlm", "pretrain", str(config), f"run_name={name}", "trainer.max_steps=12",
                             "trainer.save_steps=12", "deterministic=true"], capture_output=True, text=True, env=env, timeout=600)
         assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-5000:]
-        run = tmp_path / "runs" / name
-        runs[name] = ([h["loss"] for h in json.loads((run / "log_history.json").read_text()) if "loss" in h],
-                      hashlib.sha256((run / "final" / "model.safetensors").read_bytes()).hexdigest())
-    assert len(runs["first"][0]) == 12 and runs["first"] == runs["second"], runs
+        runs.append(tmp_path / "runs" / name)
+    assert sorted(losses(runs[0])) == list(range(1, 13)) and losses(runs[0]) == losses(runs[1])
+    assert sha256(runs[0] / "final" / "model.safetensors") == sha256(runs[1] / "final" / "model.safetensors")
+    rec = json.loads((runs[0] / "reproducibility.json").read_text())
+    assert (rec["deterministic"], rec["threads"]) == (True, 1), rec
