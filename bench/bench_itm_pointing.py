@@ -49,6 +49,9 @@ with a ball of radius 2.4 voxels raised by 1.5 SDs, the same captions) as NIfTI 
 on them as `T1` with 4^3 patches (a 6^3 token grid); images and maps are read through the run's own dataset
 (`split_inputs`, which gives the 2D runs' AUCs and hit rates unchanged). It is run once, over seeds 0-2 at 1500 steps,
 with the settings of the 2D design with the highest mean val AUC among (1), (3) and (4). Results go to `..._3d.json`.
+Measured with (1)'s settings: ITM fitted its training pairs (loss 0.64 -> 0.000-0.040) and told val volumes apart a
+little (AUC 0.589 +- 0.017: 0.570, 0.594, 0.602); the map's peak lay on the ball in 0.003 +- 0.006 of the test volumes
+(1, 0, 0 of n = 103), against 0.019 for a random peak (the ball covers 0.004 of a block); 694-722 s per seed.
 
 Usage::
 
