@@ -268,9 +268,9 @@ DESIGNS = {
     # the mean): the vision path holds where things are, the language model does not learn to read it. Re-scored, llava-stem8-400img-warmup is
     # above the majority on all 5 answerable femur questions (plane 0.644 against 0.492; cut to 24 tokens it had been 0.41).
     # Then `--answer-probe` on both designs' abdomen and trans_thalamic runs (val, n = 59; majority 0.644 and 0.712):
-    # abdomen orientation is in the tokens in order (0.746 mean design, 0.780 tokens design) but not in their mean (0.576,
-    # 0.559); trans_thalamic structures are in neither (0.661-0.729). The first is the language model's to read, the
-    # second is lost on the vision side.
+    # abdomen orientation may be in the tokens in order (0.746 [0.622, 0.839] mean design, 0.780 [0.659, 0.866] tokens
+    # design: the intervals reach the majority) and is not in their mean (0.576, 0.559); trans_thalamic structures are in
+    # neither (0.661-0.729). A hint, at n = 59: the first the language model's to read, the second lost on the vision side.
     # Added after that probe, written before measuring: the stem pools its 8 convolution channels over each 16x16 patch
     # (maximum and mean), while a linear patch embedding (stem 0, CLIP's and LLaVA's own) hands every pixel of a patch on
     # linearly, which is what the logistic regression on raw pixels reads (trans_thalamic structures 0.88 there). Without
@@ -326,8 +326,9 @@ def answer_probe(run: Path) -> dict:
     """Per closed question of a trained run: does what its language model receives hold the answer for held-out images?
     A logistic regression (C = 0.1) on the image features of `image_features` (the mean image token, and every token in
     order), fitted on the run's training images and scored on its val images, beside the majority answer. High probe
-    accuracy with the run's own val answers at the majority means the language model does not read what it is given."""
-    from brainvlm.evaluate import load_run
+    accuracy with the run's own val answers at the majority means the language model does not read what it is given.
+    Each probe accuracy comes with its 95% Wilson interval."""
+    from brainvlm.evaluate import load_run, wilson_interval
     from brainvlm.run import build_datasets, load_run_config
     from brainvlm.trainer import answer_classes, image_features
     cfg = load_run_config(run); model, proc = load_run(run); model.eval()
@@ -349,7 +350,9 @@ def answer_probe(run: Path) -> dict:
         majority = pd.Series(ytr).mode()[0]
         row = {"majority": round(float((yva == majority).mean()), 3), "n_val": int(len(yva))}
         for pool in ("mean", "tokens"):
-            row[f"probe_{pool}"] = round(float((logistic(data["train"][0][pool], ytr, data["val"][0][pool], 0.1) == yva).mean()), 3)
+            right = int((logistic(data["train"][0][pool], ytr, data["val"][0][pool], 0.1) == yva).sum())
+            row[f"probe_{pool}"] = round(right / len(yva), 3)
+            row[f"probe_{pool}_ci"] = [round(v, 3) for v in wilson_interval(right, len(yva))]
         out[t] = row
     return out
 
