@@ -16,7 +16,7 @@ from torch import nn
 from .core import ConfigError, DataError, get_modality
 
 # %% auto #0
-__all__ = ['PATCH_POLICIES', 'PATCH_IMPLS', 'STEM_STRIDE', 'EMBED_BENCH_CASES', 'TINY_MODALITIES', 'PatchLayout',
+__all__ = ['PATCH_POLICIES', 'PATCH_IMPLS', 'STEM_STRIDE', 'STEM_POOLS', 'EMBED_BENCH_CASES', 'TINY_MODALITIES', 'PatchLayout',
            'modality_layout', 'pad_to_layout', 'patchify', 'PatchEmbedding', 'conv_patches', 'pooled_stem',
            'time_patch_embedding', 'compare_patch_impls', 'normalize_modality_config', 'check_modality',
            'visual_token_count', 'ModalityPatchEmbedding']
@@ -115,13 +115,14 @@ class PatchEmbedding(nn.Module):
                  dim: int,                     # output width (the vision tower's hidden size)
                  cls_token: bool = True,       # prepend a learned CLS token (CLIP and BLIP-2 towers expect one)
                  impl: str = "linear",         # "linear" (patchify + matmul) or "conv" (strided convolution)
-                 stem: int = 0):               # channels of a pooled convolutional stem (0: none, the linear patch of CLIP/LLaVA)
+                 stem: int = 0,                # channels of a convolutional stem (0: none, the linear patch of CLIP/LLaVA)
+                 stem_pool: str = "max+mean"): # how a patch's stem cells reach the projection: pooled, or every cell in place (`STEM_POOLS`)
         super().__init__()
         if impl not in PATCH_IMPLS: raise ConfigError(f"patch embedding impl must be one of {PATCH_IMPLS}, not {impl!r}")
         self.layout, self.dim, self.impl, self.has_cls = layout, dim, impl, cls_token
-        self.stem, self.proj_layout = None, layout                            # what the projection cuts into patches
-        if stem:                                                              # ... with a stem: one pooled feature vector per patch
-            self.stem, self.proj_layout = _conv_stem(layout, stem), _stem_layout(layout, stem)
+        self.stem, self.stem_pool, self.proj_layout = None, stem_pool, layout  # what the projection cuts into patches
+        if stem:                                                              # ... with a stem: its features of each patch
+            self.stem, self.proj_layout = _conv_stem(layout, stem), _stem_layout(layout, stem, stem_pool)
         self.weight = nn.Parameter(torch.empty(dim, self.proj_layout.patch_dim))   # (dim, C*prod(patch)), one tensor for both impls
         self.bias = nn.Parameter(torch.empty(dim))
         self.position_embedding = nn.Parameter(torch.empty(1, layout.num_patches + int(cls_token), dim))
@@ -152,7 +153,7 @@ class PatchEmbedding(nn.Module):
         self.check_input(x)
         impl = impl or self.impl
         x = pad_to_layout(x.to(self.weight.dtype), self.layout)           # fp16 pixels from the cache: converted here, on the device
-        if self.stem is not None: x = pooled_stem(self.stem, x, self.layout.patch)
+        if self.stem is not None: x = pooled_stem(self.stem, x, self.layout.patch, self.stem_pool)
         if impl == "linear": return F.linear(patchify(x, self.proj_layout.patch), self.weight, self.bias)
         return conv_patches(x, self.weight, self.bias, self.proj_layout.patch)
 
@@ -166,7 +167,7 @@ class PatchEmbedding(nn.Module):
 
     def extra_repr(self) -> str:
         l = self.layout
-        stem = f", stem={self.proj_layout.channels // 2}" if self.stem is not None else ""
+        stem = f", stem={self.stem[0].out_channels}, stem_pool={self.stem_pool!r}" if self.stem is not None else ""
         return f"size={l.size}, patch={l.patch}, channels={l.channels}, dim={self.dim}, tokens={self.num_positions}, impl={self.impl!r}{stem}"
 
 # %% ../nbs/05_embed.ipynb #f0e17968
@@ -188,25 +189,33 @@ def conv_patches(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, patc
 
 # %% ../nbs/05_embed.ipynb #64cef1a7
 STEM_STRIDE = 4      # two stride-2 convolutions
+STEM_POOLS = ("max+mean", "cells")   # per patch: each stem channel's maximum and mean; or every stem cell of the patch, in place
 
-def pooled_stem(stem: nn.Sequential, x: torch.Tensor, patch: Sequence[int]) -> torch.Tensor:
-    "Stem features pooled per patch (max and mean over space, frame by frame for fMRI): `(B, C, *size)` -> `(B, 2·stem, *patch grid[, T])`."
+def pooled_stem(stem: nn.Sequential, x: torch.Tensor, patch: Sequence[int], pool: str = "max+mean") -> torch.Tensor:
+    """Stem features, frame by frame for fMRI, pooled per patch (`max+mean`: `(B, C, *size)` -> `(B, 2·stem, *patch grid[, T])`)
+    or not (`cells`: `(B, stem, *size/4[, T])`, which the projection then cuts into patches of `patch/4` cells)."""
+    if pool not in STEM_POOLS: raise ConfigError(f"stem_pool must be one of {', '.join(STEM_POOLS)}, not {pool!r}")
     spatial = len(patch) if len(patch) < 4 else 3
     k = [q // STEM_STRIDE for q in patch[:spatial]]                       # a patch, in stem cells
     max_pool, avg_pool = (F.max_pool2d, F.avg_pool2d) if spatial == 2 else (F.max_pool3d, F.avg_pool3d)
-    pool = lambda y: torch.cat([max_pool(y, k), avg_pool(y, k)], 1)
+    pool = (lambda y: torch.cat([max_pool(y, k), avg_pool(y, k)], 1)) if pool == "max+mean" else (lambda y: y)
     if len(x.shape) - 2 == spatial: return pool(stem(x))
     B, C, D, H, W, T = x.shape
     y = pool(stem(x.permute(0, 5, 1, 2, 3, 4).reshape(B * T, C, D, H, W)))   # (B*T, 2·stem, d, h, w)
     return y.reshape(B, T, *y.shape[1:]).permute(0, 2, 3, 4, 5, 1)          # (B, 2·stem, d, h, w, T)
 
-def _stem_layout(layout: PatchLayout, stem: int) -> PatchLayout:
-    "The layout the projection sees after the pooled stem: one cell per spatial patch (time as before), `2·stem` channels (max and mean)."
+def _stem_layout(layout: PatchLayout, stem: int, pool: str = "max+mean") -> PatchLayout:
+    """The layout the projection sees after the stem (time as before): pooled, one cell per spatial patch with `2·stem`
+    channels (max and mean); `cells`, the stem's grid (a quarter of the padded size) in patches of `patch/4` cells, `stem` channels."""
+    if pool not in STEM_POOLS: raise ConfigError(f"stem_pool must be one of {', '.join(STEM_POOLS)}, not {pool!r}")
     spatial = len(layout.patch) if len(layout.patch) < 4 else 3
     bad = [p for p in layout.patch[:spatial] if p % STEM_STRIDE]
     if bad: raise ConfigError(f"a convolutional stem reduces space {STEM_STRIDE}-fold, so spatial patches must be multiples of "
                               f"{STEM_STRIDE}; patch {layout.patch} is not")
     padded = [math.ceil(s / p) * p for s, p in zip(layout.size, layout.patch)]
+    if pool == "cells":
+        return PatchLayout(tuple([s // STEM_STRIDE for s in padded[:spatial]] + padded[spatial:]),
+                           tuple([p // STEM_STRIDE for p in layout.patch[:spatial]] + list(layout.patch[spatial:])), stem)
     size = [s // p for s, p in zip(padded[:spatial], layout.patch)] + padded[spatial:]
     patch = [1] * spatial + list(layout.patch[spatial:])
     return PatchLayout(tuple(size), tuple(patch), 2 * stem)
@@ -257,7 +266,7 @@ def normalize_modality_config(modalities: Mapping[str, Mapping] | Sequence[str])
     out = {}
     for name, opts in modalities.items():
         opts = dict(opts or {})
-        unknown = set(opts) - {"img_size", "patch_size", "sequence_length", "channels", "stem"}
+        unknown = set(opts) - {"img_size", "patch_size", "sequence_length", "channels", "stem", "stem_pool"}
         if unknown: raise ConfigError(f"{name}: unknown patch embedding option(s) {sorted(unknown)}")
         layout = modality_layout(name, opts.get("img_size"), opts.get("patch_size"), opts.get("sequence_length"),
                                  opts.get("channels", 1), policy="pad")        # the policy is checked per model below
@@ -265,9 +274,12 @@ def normalize_modality_config(modalities: Mapping[str, Mapping] | Sequence[str])
         out[name] = {"img_size": list(layout.size[:spec.spatial_dims]), "patch_size": list(layout.patch),
                      "channels": layout.channels}
         if spec.temporal: out[name]["sequence_length"] = layout.size[-1]
+        pool = opts.get("stem_pool", "max+mean")
+        if pool != "max+mean" and not opts.get("stem"): raise ConfigError(f"{name}: stem_pool {pool!r} needs a stem (stem: channels)")
         if opts.get("stem"):
-            _stem_layout(layout, int(opts["stem"]))                            # checks the patch
+            _stem_layout(layout, int(opts["stem"]), pool)                      # checks the patch and the pooling
             out[name]["stem"] = int(opts["stem"])
+            if pool != "max+mean": out[name]["stem_pool"] = pool               # the default is left out: configs saved before read the same
     return out
 
 # %% ../nbs/05_embed.ipynb #d43e6fcf
@@ -298,7 +310,8 @@ class ModalityPatchEmbedding(nn.Module):
         self.dim, self.has_cls, self.policy = dim, cls_token, policy
         self.embeddings = nn.ModuleDict({
             name: PatchEmbedding(modality_layout(name, o["img_size"], o["patch_size"], o.get("sequence_length"),
-                                                 o["channels"], policy), dim, cls_token, impl, o.get("stem", 0))
+                                                 o["channels"], policy), dim, cls_token, impl, o.get("stem", 0),
+                                   o.get("stem_pool", "max+mean"))
             for name, o in self.config.items()})
 
     @property

@@ -19,7 +19,7 @@ from .core import _check_no_secrets
 from .cohorts import (Manifest, QUESTION_KINDS, cohort_settings, compute_cohort_stats, load_manifest, load_stats,
                               preprocessing_for, register_cohorts)
 from .data import InterleaveDataset, ModalityCollator, dataset_for
-from .embed import PATCH_IMPLS, PATCH_POLICIES
+from .embed import PATCH_IMPLS, PATCH_POLICIES, STEM_POOLS
 
 # %% auto #0
 __all__ = ['RESERVED_TRAINER_KEYS', 'RULES', 'LOCK_NAME', 'DatasetSection', 'PatchSection', 'ModelSection', 'LoraSection',
@@ -46,7 +46,8 @@ class DatasetSection:
 class PatchSection:
     "`model.<modality>`: the patch embedding of one modality."
     patch_size: list[int] | None = None        # default: the modality's (`ModalitySpec.patch`)
-    stem: int = 0                              # channels of the pooled convolutional stem (0: a linear patch)
+    stem: int = 0                              # channels of the convolutional stem (0: a linear patch)
+    stem_pool: str = "max+mean"                # the stem's features per patch: their max and mean, or every cell in place ("cells")
 
 @dataclass
 class ModelSection:
@@ -192,7 +193,8 @@ RULES: dict[str, tuple[typing.Callable, str]] = {      # key path -> (test, what
     "seed": _at_least(0), "num_threads": _at_least(0), "max_seq_length": _at_least(1), "on_error": _one_of("raise", "skip"),
     "dataset.*.img_size": _at_least(1), "dataset.*.sequence_length": _at_least(1), "dataset.*.stride_within_seq": _at_least(1),
     "dataset.*.stride_between_seq": _at_least(0, strict=True),
-    "model.*.patch_size": _at_least(1), "model.*.stem": _at_least(0), "model.train": (_part, "a part: patch_embed, vision, projector, lm or lm_lora"),
+    "model.*.patch_size": _at_least(1), "model.*.stem": _at_least(0), "model.*.stem_pool": _one_of(*STEM_POOLS),
+    "model.train": (_part, "a part: patch_embed, vision, projector, lm or lm_lora"),
     "model.patch_policy": _one_of(*PATCH_POLICIES), "model.patch_impl": _one_of(*PATCH_IMPLS),
     "lora.r": _at_least(1), "lora.alpha": _at_least(0, strict=True), "lora.dropout": ((lambda v: 0 <= v < 1), "in [0, 1)"),
     "quantization.bits": _one_of(4, 8),
@@ -469,6 +471,7 @@ def model_modalities(cfg) -> dict:
         o = {"img_size": list(cfg.dataset[m].img_size), "patch_size": list(cfg.model[m].patch_size)}
         if get_modality(m).temporal: o["sequence_length"] = cfg.dataset[m].sequence_length
         if cfg.model[m].stem: o["stem"] = int(cfg.model[m].stem)
+        if cfg.model[m].stem_pool != "max+mean": o["stem_pool"] = cfg.model[m].stem_pool
         out[m] = o
     return out
 
