@@ -98,6 +98,7 @@ class TrainerSection:
     vision_warmup_steps: int = 0               # stage 1 first: the vision path alone learns the closed questions' answers (`warm_up_vision`; needs split_turns). For bases whose vision side starts untrained
     vision_warmup_lr: float = 1.0e-3           # ... its AdamW learning rate (batches of per_device_train_batch_size)
     vision_warmup_pool: str = "mean"           # ... what its heads read: the mean image token, or every image token in order (tokens)
+    vision_warmup_standardize: bool = False    # ... its heads read the features standardised over each batch
 
 # %% ../nbs/07a_run.ipynb #4bbc7edb
 @dataclass
@@ -680,6 +681,7 @@ def run_vision_warmup(cfg, model, train_dataset, run: Path) -> dict:
     from brainvlm.trainer import warm_up_vision
     warm = warm_up_vision(model, train_dataset, cfg.trainer.vision_warmup_steps, cfg.trainer.vision_warmup_lr,
                           cfg.trainer.per_device_train_batch_size, cfg.seed, pool=cfg.trainer.vision_warmup_pool,
+                          standardize=cfg.trainer.vision_warmup_standardize,
                           progress=not cfg.trainer.disable_tqdm)
     write_json(warm, run / "vision_warmup.json")
     print(f"vision warm-up skipped: {warm['skipped']}" if "skipped" in warm else

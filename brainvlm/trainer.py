@@ -341,12 +341,15 @@ def warm_up_vision(model, train: InterleaveDataset,   # the run's training data,
                    learning_rate: float = 1e-3, batch_size: int = 8, seed: int = 0,
                    max_classes: int = 20,              # questions with more distinct answers (reports, free text) take no part
                    pool: str = "mean",                 # what the heads read: the mean image token, or every token (`image_features`)
+                   standardize: bool = False,          # the heads read the features standardised over the batch (each dimension)
                    progress: bool = True) -> dict:
     """Stage 1 for a base whose vision side starts untrained: every trainable parameter that the image features reach
     (patch embedding, tower, projector or Q-Former) learns to tell each closed question's answers apart, through one
     linear head per (dataset, question) on `image_features`; every question of an image counts at each step (the
-    step's loss is the mean over questions of their cross-entropy). The language model is not touched; the heads are
-    dropped. Returns what it did: the questions and their answers, the loss and accuracy of the first and last 10% of the
+    step's loss is the mean over questions of their cross-entropy). With `standardize`, each feature is taken relative to
+    its batch (minus its batch mean, over its batch SD) before the heads: a part of the features that varies little from
+    image to image then reaches the heads at unit scale, and its gradient is scaled up alike. The language model is not
+    touched; the heads are dropped. Returns what it did: the questions and their answers, the loss and accuracy of the first and last 10% of the
     steps; or, where no question qualifies, `steps` 0 and why it was `skipped`."""
     if not hasattr(model, "get_image_features"):
         raise ConfigError(f"trainer.vision_warmup_steps: {type(model).__name__} has no get_image_features (the warm-up is for LLaVA- and BLIP-2-style families)")
@@ -373,6 +376,7 @@ def warm_up_vision(model, train: InterleaveDataset,   # the run's training data,
         batch = [images[int(k)] for k in torch.randint(0, len(images), (batch_size,), generator=g)]
         x = torch.stack([ds.load(i) for i, _ in batch])
         f = image_features(model, x.to(params[0].device, params[0].dtype), ds.modality, pool)
+        if standardize and len(f) > 1: f = (f - f.mean(0, keepdim=True)) / (f.std(0, keepdim=True) + 1e-5)
         if (name, next(iter(classes))) not in heads:     # this dataset's heads, once its feature size is known
             new = {(name, t): torch.nn.Linear(f.shape[-1], len(answers)).to(f.device, f.dtype) for t, answers in classes.items()}
             heads.update(new); opt.add_param_group({"params": [p for h in new.values() for p in h.parameters()]})
@@ -386,7 +390,7 @@ def warm_up_vision(model, train: InterleaveDataset,   # the run's training data,
         history.append((loss.item(), right / asked))
     tenth = max(steps // 10, 1)
     mean = lambda rows, k: round(sum(r[k] for r in rows) / max(len(rows), 1), 4)
-    return {"steps": steps, "learning_rate": learning_rate, "batch_size": batch_size, "max_classes": max_classes, "pool": pool,
+    return {"steps": steps, "learning_rate": learning_rate, "batch_size": batch_size, "max_classes": max_classes, "pool": pool, "standardize": standardize,
             "questions": {f"{name}: {t}": answers for name, _, classes, _ in parts for t, answers in classes.items()},
             "left_out": left_out, "loss_first": mean(history[:tenth], 0), "loss_last": mean(history[-tenth:], 0),
             "accuracy_first": mean(history[:tenth], 1), "accuracy_last": mean(history[-tenth:], 1)}
