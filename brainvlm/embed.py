@@ -119,6 +119,7 @@ class PatchEmbedding(nn.Module):
                  stem_pool: str = "max+mean"): # how a patch's stem cells reach the projection: pooled, or every cell in place (`STEM_POOLS`)
         super().__init__()
         if impl not in PATCH_IMPLS: raise ConfigError(f"patch embedding impl must be one of {PATCH_IMPLS}, not {impl!r}")
+        if stem_pool != "max+mean" and not stem: raise ConfigError(f"stem_pool {stem_pool!r} needs a stem (stem: channels)")
         self.layout, self.dim, self.impl, self.has_cls = layout, dim, impl, cls_token
         self.stem, self.stem_pool, self.proj_layout = None, stem_pool, layout  # what the projection cuts into patches
         if stem:                                                              # ... with a stem: its features of each patch
@@ -198,11 +199,11 @@ def pooled_stem(stem: nn.Sequential, x: torch.Tensor, patch: Sequence[int], pool
     spatial = len(patch) if len(patch) < 4 else 3
     k = [q // STEM_STRIDE for q in patch[:spatial]]                       # a patch, in stem cells
     max_pool, avg_pool = (F.max_pool2d, F.avg_pool2d) if spatial == 2 else (F.max_pool3d, F.avg_pool3d)
-    pool = (lambda y: torch.cat([max_pool(y, k), avg_pool(y, k)], 1)) if pool == "max+mean" else (lambda y: y)
-    if len(x.shape) - 2 == spatial: return pool(stem(x))
+    per_patch = (lambda y: torch.cat([max_pool(y, k), avg_pool(y, k)], 1)) if pool == "max+mean" else (lambda y: y)
+    if len(x.shape) - 2 == spatial: return per_patch(stem(x))
     B, C, D, H, W, T = x.shape
-    y = pool(stem(x.permute(0, 5, 1, 2, 3, 4).reshape(B * T, C, D, H, W)))   # (B*T, 2·stem, d, h, w)
-    return y.reshape(B, T, *y.shape[1:]).permute(0, 2, 3, 4, 5, 1)          # (B, 2·stem, d, h, w, T)
+    y = per_patch(stem(x.permute(0, 5, 1, 2, 3, 4).reshape(B * T, C, D, H, W)))   # (B*T, channels, *grid): pooled or cells
+    return y.reshape(B, T, *y.shape[1:]).permute(0, 2, 3, 4, 5, 1)              # (B, channels, *grid, T)
 
 def _stem_layout(layout: PatchLayout, stem: int, pool: str = "max+mean") -> PatchLayout:
     """The layout the projection sees after the stem (time as before): pooled, one cell per spatial patch with `2·stem`

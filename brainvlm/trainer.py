@@ -353,6 +353,7 @@ def warm_up_vision(model, train: InterleaveDataset,   # the run's training data,
     steps; or, where no question qualifies, `steps` 0 and why it was `skipped`."""
     if not hasattr(model, "get_image_features"):
         raise ConfigError(f"trainer.vision_warmup_steps: {type(model).__name__} has no get_image_features (the warm-up is for LLaVA- and BLIP-2-style families)")
+    if standardize and batch_size < 2: raise ConfigError("trainer.vision_warmup_standardize needs batches of 2 or more images (per_device_train_batch_size)")
     g = torch.Generator().manual_seed(seed)
     parts, left_out = [], []                            # (dataset name, dataset, question -> answers, images); "name: question"
     for name, ds in train.datasets.items():
@@ -376,7 +377,7 @@ def warm_up_vision(model, train: InterleaveDataset,   # the run's training data,
         batch = [images[int(k)] for k in torch.randint(0, len(images), (batch_size,), generator=g)]
         x = torch.stack([ds.load(i) for i, _ in batch])
         f = image_features(model, x.to(params[0].device, params[0].dtype), ds.modality, pool)
-        if standardize and len(f) > 1: f = (f - f.mean(0, keepdim=True)) / (f.std(0, keepdim=True) + 1e-5)
+        if standardize: f = (f - f.mean(0, keepdim=True)) / (f.std(0, keepdim=True) + 1e-5)
         if (name, next(iter(classes))) not in heads:     # this dataset's heads, once its feature size is known
             new = {(name, t): torch.nn.Linear(f.shape[-1], len(answers)).to(f.device, f.dtype) for t, answers in classes.items()}
             heads.update(new); opt.add_param_group({"params": [p for h in new.values() for p in h.parameters()]})
