@@ -108,15 +108,15 @@ def config(work: Path, steps: int, seed: int, stem: int = 0, learning_rate: floa
 
 
 def split_inputs(run: Path, split: str, proc) -> tuple[str, list[int], list[str], "torch.Tensor"]:
-    "The modality, image numbers, captions and pixels of `split`, read by the run's own dataset (its preprocessing and intensity scaling)."
+    "The modality, image numbers, captions and pixels of `split`, read by the run's own dataset (`split_samples` of 10c_pretrain)."
     import torch
-    from brainvlm.pretrain import CaptionTokenizer, with_captions
-    from brainvlm.run import build_datasets, config_stats, load_run_config
+    from brainvlm.pretrain import CaptionTokenizer, split_samples
+    from brainvlm.run import config_stats, load_run_config
     cfg = load_run_config(run)
-    ds = next(iter(build_datasets(cfg, CaptionTokenizer(proc.tokenizer, max_length=64), split, config_stats(cfg), records=with_captions).datasets.values()))
-    recs = [ds.manifest[r] for r, *_ in ds.items]
-    idx = [int(Path(rec["modality_paths"][ds.modality]).name.split(".")[0]) for rec in recs]
-    return ds.modality, idx, [rec["metadata"]["caption"] for rec in recs], torch.stack([ds.load(i).float() for i in range(len(ds))])
+    items = split_samples(cfg, CaptionTokenizer(proc.tokenizer, max_length=64), split, config_stats(cfg))
+    modality = items[0]["modality"]
+    idx = [int(Path(s["record"]["modality_paths"][modality]).name.split(".")[0]) for s in items]
+    return modality, idx, [s["caption"] for s in items], torch.stack([s["pixels"] for s in items])
 
 
 def text_batch(proc, n: int):

@@ -24,9 +24,9 @@ from .tasks import prepare_quickstart
 # %% auto #0
 __all__ = ['CAPTION_KINDS', 'PRETRAIN_QUICKSTART_CONFIG', 'PRETRAIN_QUICKSTART_COHORT', 'record_caption', 'caption_conversation',
            'image_key', 'with_captions', 'load_captions', 'write_caption_manifest', 'CaptionTokenizer', 'caption_key',
-           'CaptionCollator', 'pretrain', 'retrieval_inputs', 'evaluate_retrieval', 'format_retrieval_by_modality',
-           'plot_retrieval_by_modality', 'retrieval_seeds', 'prepare_pretrain_quickstart', 'pretrain_ending',
-           'add_pretrain_command', 'add_retrieval_seeds_command']
+           'CaptionCollator', 'pretrain', 'split_samples', 'retrieval_inputs', 'evaluate_retrieval',
+           'format_retrieval_by_modality', 'plot_retrieval_by_modality', 'retrieval_seeds',
+           'prepare_pretrain_quickstart', 'pretrain_ending', 'add_pretrain_command', 'add_retrieval_seeds_command']
 
 # %% ../nbs/10c_pretrain.ipynb #8df50d65
 CAPTION_KINDS = ("caption", "report")      # the question kinds whose answer is a record's caption
@@ -142,15 +142,16 @@ def pretrain(config: str | os.PathLike | dict | None = None, overrides: Sequence
     return train(config, overrides, text=_caption_text, records=with_captions, collator=CaptionCollator)
 
 # %% ../nbs/10c_pretrain.ipynb #bbf42300
-def _split_items(cfg, text, split: str, stats: dict) -> list[tuple]:
-    "(modality, pixel tensor, caption) for the first sample of each record of `split`."
+def split_samples(cfg, text, split: str, stats: dict) -> list[dict]:
+    """The captioned images of `split` as the run's own datasets read them (its preprocessing and intensity scaling): for
+    the first sample of each subject, its `modality`, `pixels` (float), `caption` and manifest `record`."""
     seen, out = set(), []
     for ds in build_datasets(cfg, text, split, stats, records=with_captions).datasets.values():
         for i, (r, *_) in enumerate(ds.items):
             rec = ds.manifest[r]
             if (ds.modality, rec["subject_id"], rec["cohort"]) in seen: continue
             seen.add((ds.modality, rec["subject_id"], rec["cohort"]))
-            out.append((ds.modality, ds.load(i).float(), rec["metadata"]["caption"]))
+            out.append({"modality": ds.modality, "pixels": ds.load(i).float(), "caption": rec["metadata"]["caption"], "record": rec})
     if not out: raise ConfigError(f"no {split} (image, caption) sample in the manifests of {', '.join(trained_modalities(cfg))}")
     return out
 
@@ -187,10 +188,10 @@ def evaluate_retrieval(run_dir: str | os.PathLike, split: str = "test",
     run = Path(run_dir); cfg = load_run_config(run)
     check_splits(cfg, ("train", split))                         # no subject it trained on among those it is scored on
     model, proc = load_run(run)
-    items = _split_items(cfg, CaptionTokenizer(proc.tokenizer, max_length=10 ** 6), split, config_stats(cfg))
+    items = split_samples(cfg, CaptionTokenizer(proc.tokenizer, max_length=10 ** 6), split, config_stats(cfg))
     tables = []
-    for m in dict.fromkeys(m for m, _, _ in items):
-        pixels, image_ids = [x for mm, x, _ in items if mm == m], [c for mm, _, c in items if mm == m]
+    for m in dict.fromkeys(s["modality"] for s in items):
+        pixels, image_ids = [s["pixels"] for s in items if s["modality"] == m], [s["caption"] for s in items if s["modality"] == m]
         captions = sorted(set(image_ids))
         img, txt, ids, mask = retrieval_inputs(model, proc.tokenizer, pixels, captions, m, batch_size)
         t = retrieval_table(image_ids, captions, (img @ txt.T).numpy(), pool_sizes, ks, _itm_scorer(model, pixels, ids, mask, m, batch_size),
