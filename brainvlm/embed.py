@@ -137,9 +137,8 @@ class PatchEmbedding(nn.Module):
         nn.init.uniform_(self.bias, -bound, bound)
         nn.init.trunc_normal_(self.position_embedding, std=std)
         if self.class_embedding is not None: nn.init.trunc_normal_(self.class_embedding, std=std)
-        if self.stem is not None:
-            for m in self.stem:
-                if hasattr(m, "reset_parameters"): m.reset_parameters()
+        for m in self.stem if self.stem is not None else ():                 # the stem's convolutions: PyTorch's own init
+            if hasattr(m, "reset_parameters"): m.reset_parameters()
 
     @property
     def num_positions(self) -> int: return self.layout.num_patches + int(self.has_cls)
@@ -161,9 +160,7 @@ class PatchEmbedding(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         "`(B, C, *size)` -> `(B, num_positions, dim)`: [CLS] + patch tokens, plus position embeddings."
         tokens = self.project(x)
-        if self.class_embedding is not None:
-            cls = self.class_embedding.expand(tokens.shape[0], 1, -1)
-            tokens = torch.cat([cls, tokens], dim=1)
+        if self.class_embedding is not None: tokens = torch.cat([self.class_embedding.expand(tokens.shape[0], 1, -1), tokens], dim=1)
         return tokens + self.position_embedding
 
     def extra_repr(self) -> str:
