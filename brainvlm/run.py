@@ -27,7 +27,8 @@ __all__ = ['RESERVED_TRAINER_KEYS', 'RULES', 'LOCK_NAME', 'DatasetSection', 'Pat
            'trained_modalities', 'dotlist_overrides', 'resolve_config', 'config_stats', 'build_datasets',
            'model_modalities', 'check_splits', 'region_overrides', 'load_model', 'save_final', 'run_dir_for',
            'run_preprocessing', 'write_run_files', 'existing_folder', 'load_run_config', 'ask_command', 'RunClaim',
-           'claim_run', 'training_arguments', 'check_vision_warmup', 'run_vision_warmup', 'train', 'check_replicas']
+           'claim_run', 'training_arguments', 'check_vision_warmup', 'run_vision_warmup', 'train', 'check_replicas',
+           'destroy_process_group_at_exit']
 
 # %% ../nbs/07a_run.ipynb #f8cf8175
 @dataclass
@@ -734,6 +735,7 @@ def train(config: str | os.PathLike | dict | None = None, overrides: Sequence[st
         proc.preprocessing = run_preprocessing(cfg, stats)
         save_final(trainer, model, proc, cfg, run)
         if main: write_json(trainer.state.log_history, run / "log_history.json")
+    destroy_process_group_at_exit()
     return run
 
 # %% ../nbs/07a_run.ipynb #75fc6d2d
@@ -753,3 +755,14 @@ def check_replicas(trainer, run: Path, main: bool):
     diff = max(float((g - gathered[0]).abs().max()) for g in gathered)
     if main: write_json({"world_size": dist.get_world_size(), "max_abs_checksum_difference": diff, "identical": diff == 0.0}, run / "ddp_check.json")
     if diff != 0.0: raise BrainVLMError(f"DDP replicas differ after training (max checksum difference {diff})")
+
+_DESTROY_AT_EXIT: list = []                             # the handler, once registered in this process
+
+def destroy_process_group_at_exit():
+    """Under `torchrun`, after a run has ended well: destroy the process group when the interpreter exits, while it is
+    still whole. Left to the interpreter's teardown, gloo's worker threads can abort a finished rank ("terminate called
+    without an active exception", exit code -6) and fail the launch. Later runs in the same process keep the group."""
+    import atexit, torch.distributed as dist
+    if _DESTROY_AT_EXIT or not (dist.is_available() and dist.is_initialized()): return
+    _DESTROY_AT_EXIT.append(lambda: dist.is_initialized() and dist.destroy_process_group())
+    atexit.register(_DESTROY_AT_EXIT[0])
