@@ -409,6 +409,8 @@ def resolve_config(config: str | os.PathLike | dict | DictConfig | None = None, 
         if not section.patch_size: section.patch_size = list(spec.patch)
         if len(section.patch_size) != spec.spatial_dims + spec.temporal:
             raise ConfigError(f"config key 'model.{m}.patch_size' must have {spec.spatial_dims + spec.temporal} sizes, not {list(section.patch_size)}")
+        if section.stem_pool != "max+mean" and not section.stem:
+            raise ConfigError(f"config key 'model.{m}.stem_pool': {section.stem_pool!r} needs a stem (model.{m}.stem: channels)")
         cfg.model[m] = section
     return cfg
 
