@@ -18,7 +18,7 @@ from .core import ConfigError, DataError, get_modality
 # %% auto #0
 __all__ = ['PATCH_POLICIES', 'PATCH_IMPLS', 'STEM_STRIDE', 'STEM_POOLS', 'EMBED_BENCH_CASES', 'TINY_MODALITIES', 'PatchLayout',
            'modality_layout', 'pad_to_layout', 'patchify', 'PatchEmbedding', 'conv_patches', 'pooled_stem',
-           'time_patch_embedding', 'compare_patch_impls', 'normalize_modality_config', 'check_modality',
+           'GlobalView', 'time_patch_embedding', 'compare_patch_impls', 'normalize_modality_config', 'check_modality',
            'visual_token_count', 'ModalityPatchEmbedding']
 
 # %% ../nbs/05_embed.ipynb #dfa17d21
@@ -116,7 +116,8 @@ class PatchEmbedding(nn.Module):
                  cls_token: bool = True,       # prepend a learned CLS token (CLIP and BLIP-2 towers expect one)
                  impl: str = "linear",         # "linear" (patchify + matmul) or "conv" (strided convolution)
                  stem: int = 0,                # channels of a convolutional stem (0: none, the linear patch of CLIP/LLaVA)
-                 stem_pool: str = "max+mean"): # how a patch's stem cells reach the projection: pooled, or every cell in place (`STEM_POOLS`)
+                 stem_pool: str = "max+mean",  # how a patch's stem cells reach the projection: pooled, or every cell in place (`STEM_POOLS`)
+                 global_view: int = 0):        # cells per axis of a coarse whole-image view added to every patch token (0: none; `GlobalView`)
         super().__init__()
         if impl not in PATCH_IMPLS: raise ConfigError(f"patch embedding impl must be one of {PATCH_IMPLS}, not {impl!r}")
         if stem_pool != "max+mean" and not stem: raise ConfigError(f"stem_pool {stem_pool!r} needs a stem (stem: channels)")
@@ -128,6 +129,7 @@ class PatchEmbedding(nn.Module):
         self.bias = nn.Parameter(torch.empty(dim))
         self.position_embedding = nn.Parameter(torch.empty(1, layout.num_patches + int(cls_token), dim))
         self.class_embedding = nn.Parameter(torch.empty(dim)) if cls_token else None
+        self.global_view = GlobalView(layout, global_view, dim) if global_view else None
         self.reset_parameters()
 
     def reset_parameters(self, std: float = 0.02):
@@ -137,7 +139,7 @@ class PatchEmbedding(nn.Module):
         nn.init.uniform_(self.bias, -bound, bound)
         nn.init.trunc_normal_(self.position_embedding, std=std)
         if self.class_embedding is not None: nn.init.trunc_normal_(self.class_embedding, std=std)
-        for m in self.stem if self.stem is not None else ():                 # the stem's convolutions: PyTorch's own init
+        for m in [*(self.stem or ()), *([self.global_view.proj] if self.global_view else [])]:   # stem and view: PyTorch's own init
             if hasattr(m, "reset_parameters"): m.reset_parameters()
 
     @property
@@ -152,10 +154,12 @@ class PatchEmbedding(nn.Module):
         "The patch tokens without position embeddings: `(B, C, *size)` -> `(B, N, dim)`."
         self.check_input(x)
         impl = impl or self.impl
-        x = pad_to_layout(x.to(self.weight.dtype), self.layout)           # fp16 pixels from the cache: converted here, on the device
+        x = x.to(self.weight.dtype)                                       # fp16 pixels from the cache: converted here, on the device
+        view = self.global_view(x)[:, None] if self.global_view is not None else 0   # (B, 1, dim): the same for every token
+        x = pad_to_layout(x, self.layout)
         if self.stem is not None: x = pooled_stem(self.stem, x, self.layout.patch, self.stem_pool)
-        if impl == "linear": return F.linear(patchify(x, self.proj_layout.patch), self.weight, self.bias)
-        return conv_patches(x, self.weight, self.bias, self.proj_layout.patch)
+        if impl == "linear": return F.linear(patchify(x, self.proj_layout.patch), self.weight, self.bias) + view
+        return conv_patches(x, self.weight, self.bias, self.proj_layout.patch) + view
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         "`(B, C, *size)` -> `(B, num_positions, dim)`: [CLS] + patch tokens, plus position embeddings."
@@ -166,6 +170,7 @@ class PatchEmbedding(nn.Module):
     def extra_repr(self) -> str:
         l = self.layout
         stem = f", stem={self.stem[0].out_channels}, stem_pool={self.stem_pool!r}" if self.stem is not None else ""
+        stem += f", global_view={self.global_view.side}" if self.global_view is not None else ""
         return f"size={l.size}, patch={l.patch}, channels={l.channels}, dim={self.dim}, tokens={self.num_positions}, impl={self.impl!r}{stem}"
 
 # %% ../nbs/05_embed.ipynb #f0e17968
@@ -224,6 +229,22 @@ def _conv_stem(layout: PatchLayout, stem: int) -> nn.Sequential:
     return nn.Sequential(conv(layout.channels, stem, 3, stride=2, padding=1), nn.GELU(),
                          conv(stem, stem, 3, stride=2, padding=1), nn.GELU())
 
+# %% ../nbs/05_embed.ipynb #f4276381
+class GlobalView(nn.Module):
+    "The whole image averaged down to `side` cells per spatial axis (and over its frames) and projected linearly: `(B, C, *size)` -> `(B, dim)`."
+    def __init__(self, layout: PatchLayout, side: int, dim: int):
+        super().__init__()
+        self.spatial = len(layout.patch) if len(layout.patch) < 4 else 3
+        smallest = min(layout.size[:self.spatial])
+        if not 1 <= side <= smallest: raise ConfigError(f"global_view must be between 1 and the image's smallest side ({smallest}), not {side}")
+        self.side = side
+        self.proj = nn.Linear(layout.channels * side ** self.spatial, dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() - 2 > self.spatial: x = x.mean(-1)                        # fMRI (B, C, D, H, W, T) -> (B, C, D, H, W)
+        pool = F.adaptive_avg_pool2d if self.spatial == 2 else F.adaptive_avg_pool3d
+        return self.proj(pool(x, self.side).flatten(1))                      # (B, C, side, side[, side]) -> (B, C·side^d) -> (B, dim)
+
 # %% ../nbs/05_embed.ipynb #2d71bace
 def time_patch_embedding(layout: PatchLayout, dim: int, batch: int, impl: str, repeats: int = 3,
                          device: str = "cpu") -> float:
@@ -264,7 +285,7 @@ def normalize_modality_config(modalities: Mapping[str, Mapping] | Sequence[str])
     out = {}
     for name, opts in modalities.items():
         opts = dict(opts or {})
-        unknown = set(opts) - {"img_size", "patch_size", "sequence_length", "channels", "stem", "stem_pool"}
+        unknown = set(opts) - {"img_size", "patch_size", "sequence_length", "channels", "stem", "stem_pool", "global_view"}
         if unknown: raise ConfigError(f"{name}: unknown patch embedding option(s) {sorted(unknown)}")
         layout = modality_layout(name, opts.get("img_size"), opts.get("patch_size"), opts.get("sequence_length"),
                                  opts.get("channels", 1), policy="pad")        # the policy is checked per model below
@@ -278,6 +299,9 @@ def normalize_modality_config(modalities: Mapping[str, Mapping] | Sequence[str])
             _stem_layout(layout, int(opts["stem"]), pool)                      # checks the patch and the pooling
             out[name]["stem"] = int(opts["stem"])
             if pool != "max+mean": out[name]["stem_pool"] = pool               # the default is left out: configs saved before read the same
+        if opts.get("global_view"):
+            GlobalView(layout, int(opts["global_view"]), 1)                   # checks the side
+            out[name]["global_view"] = int(opts["global_view"])
     return out
 
 # %% ../nbs/05_embed.ipynb #d43e6fcf
@@ -309,7 +333,7 @@ class ModalityPatchEmbedding(nn.Module):
         self.embeddings = nn.ModuleDict({
             name: PatchEmbedding(modality_layout(name, o["img_size"], o["patch_size"], o.get("sequence_length"),
                                                  o["channels"], policy), dim, cls_token, impl, o.get("stem", 0),
-                                   o.get("stem_pool", "max+mean"))
+                                   o.get("stem_pool", "max+mean"), o.get("global_view", 0))
             for name, o in self.config.items()})
 
     @property

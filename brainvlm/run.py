@@ -49,6 +49,7 @@ class PatchSection:
     patch_size: list[int] | None = None        # default: the modality's (`ModalitySpec.patch`)
     stem: int = 0                              # channels of the convolutional stem (0: a linear patch)
     stem_pool: str = "max+mean"                # the stem's features per patch: their max and mean, or every cell in place ("cells")
+    global_view: int = 0                       # cells per axis of a coarse whole-image view added to every patch token (0: none)
 
 @dataclass
 class ModelSection:
@@ -195,7 +196,7 @@ RULES: dict[str, tuple[typing.Callable, str]] = {      # key path -> (test, what
     "seed": _at_least(0), "num_threads": _at_least(0), "max_seq_length": _at_least(1), "on_error": _one_of("raise", "skip"),
     "dataset.*.img_size": _at_least(1), "dataset.*.sequence_length": _at_least(1), "dataset.*.stride_within_seq": _at_least(1),
     "dataset.*.stride_between_seq": _at_least(0, strict=True),
-    "model.*.patch_size": _at_least(1), "model.*.stem": _at_least(0), "model.*.stem_pool": _one_of(*STEM_POOLS),
+    "model.*.patch_size": _at_least(1), "model.*.stem": _at_least(0), "model.*.stem_pool": _one_of(*STEM_POOLS), "model.*.global_view": _at_least(0),
     "model.train": (_part, "a part: patch_embed, vision, projector, lm or lm_lora"),
     "model.patch_policy": _one_of(*PATCH_POLICIES), "model.patch_impl": _one_of(*PATCH_IMPLS),
     "lora.r": _at_least(1), "lora.alpha": _at_least(0, strict=True), "lora.dropout": ((lambda v: 0 <= v < 1), "in [0, 1)"),
@@ -411,6 +412,8 @@ def resolve_config(config: str | os.PathLike | dict | DictConfig | None = None, 
             raise ConfigError(f"config key 'model.{m}.patch_size' must have {spec.spatial_dims + spec.temporal} sizes, not {list(section.patch_size)}")
         if section.stem_pool != "max+mean" and not section.stem:
             raise ConfigError(f"config key 'model.{m}.stem_pool': {section.stem_pool!r} needs a stem (model.{m}.stem: channels)")
+        if section.global_view > min(cfg.dataset[m].img_size):
+            raise ConfigError(f"config key 'model.{m}.global_view': {section.global_view} cells per axis is more than the image's smallest side ({min(cfg.dataset[m].img_size)})")
         cfg.model[m] = section
     return cfg
 
@@ -469,13 +472,14 @@ def build_datasets(cfg, text, split: str = "train", stats: dict | None = None,
     return InterleaveDataset(parts, seed=cfg.seed)
 
 def model_modalities(cfg) -> dict:
-    "The patch-embedding settings per trained modality: grid and window from `dataset`, patch and stem from `model`."
+    "The patch-embedding settings per trained modality: grid and window from `dataset`, patch, stem and view from `model`."
     out = {}
     for m in trained_modalities(cfg):
         o = {"img_size": list(cfg.dataset[m].img_size), "patch_size": list(cfg.model[m].patch_size)}
         if get_modality(m).temporal: o["sequence_length"] = cfg.dataset[m].sequence_length
         if cfg.model[m].stem: o["stem"] = int(cfg.model[m].stem)
         if cfg.model[m].stem_pool != "max+mean": o["stem_pool"] = cfg.model[m].stem_pool
+        if cfg.model[m].global_view: o["global_view"] = int(cfg.model[m].global_view)
         out[m] = o
     return out
 
