@@ -117,7 +117,8 @@ class PatchEmbedding(nn.Module):
                  impl: str = "linear",         # "linear" (patchify + matmul) or "conv" (strided convolution)
                  stem: int = 0,                # channels of a convolutional stem (0: none, the linear patch of CLIP/LLaVA)
                  stem_pool: str = "max+mean",  # how a patch's stem cells reach the projection: pooled, or every cell in place (`STEM_POOLS`)
-                 global_view: int = 0):        # cells per axis of a coarse whole-image view added to every patch token (0: none; `GlobalView`)
+                 global_view: int = 0,         # cells per axis of a coarse whole-image view added to every patch token (0: none; `GlobalView`)
+                 global_view_standardize: bool = False):  # the view's cells standardised over the images first
         super().__init__()
         if impl not in PATCH_IMPLS: raise ConfigError(f"patch embedding impl must be one of {PATCH_IMPLS}, not {impl!r}")
         if stem_pool != "max+mean" and not stem: raise ConfigError(f"stem_pool {stem_pool!r} needs a stem (stem: channels)")
@@ -129,7 +130,8 @@ class PatchEmbedding(nn.Module):
         self.bias = nn.Parameter(torch.empty(dim))
         self.position_embedding = nn.Parameter(torch.empty(1, layout.num_patches + int(cls_token), dim))
         self.class_embedding = nn.Parameter(torch.empty(dim)) if cls_token else None
-        self.global_view = GlobalView(layout, global_view, dim) if global_view else None
+        if global_view_standardize and not global_view: raise ConfigError("global_view_standardize needs a global_view (cells per axis)")
+        self.global_view = GlobalView(layout, global_view, dim, global_view_standardize) if global_view else None
         self.reset_parameters()
 
     def reset_parameters(self, std: float = 0.02):
@@ -139,7 +141,7 @@ class PatchEmbedding(nn.Module):
         nn.init.uniform_(self.bias, -bound, bound)
         nn.init.trunc_normal_(self.position_embedding, std=std)
         if self.class_embedding is not None: nn.init.trunc_normal_(self.class_embedding, std=std)
-        for m in [*(self.stem or ()), *([self.global_view.proj] if self.global_view else [])]:   # stem and view: PyTorch's own init
+        for m in [*(self.stem or ()), *([self.global_view] if self.global_view else [])]:   # the stem's convolutions: PyTorch's own init
             if hasattr(m, "reset_parameters"): m.reset_parameters()
 
     @property
@@ -170,7 +172,7 @@ class PatchEmbedding(nn.Module):
     def extra_repr(self) -> str:
         l = self.layout
         stem = f", stem={self.stem[0].out_channels}, stem_pool={self.stem_pool!r}" if self.stem is not None else ""
-        stem += f", global_view={self.global_view.side}" if self.global_view is not None else ""
+        stem += f", global_view={self.global_view.side}{' standardized' if self.global_view.norm is not None else ''}" if self.global_view is not None else ""
         return f"size={l.size}, patch={l.patch}, channels={l.channels}, dim={self.dim}, tokens={self.num_positions}, impl={self.impl!r}{stem}"
 
 # %% ../nbs/05_embed.ipynb #f0e17968
@@ -232,18 +234,30 @@ def _conv_stem(layout: PatchLayout, stem: int) -> nn.Sequential:
 # %% ../nbs/05_embed.ipynb #f4276381
 class GlobalView(nn.Module):
     "The whole image averaged down to `side` cells per spatial axis (and over its frames) and projected linearly: `(B, C, *size)` -> `(B, dim)`."
-    def __init__(self, layout: PatchLayout, side: int, dim: int):
+    def __init__(self, layout: PatchLayout, side: int, dim: int,
+                 standardize: bool = False):   # each cell standardised over the images (batch statistics; running ones in eval)
         super().__init__()
         self.spatial = len(layout.patch) if len(layout.patch) < 4 else 3
         smallest = min(layout.size[:self.spatial])
         if not 1 <= side <= smallest: raise ConfigError(f"global_view must be between 1 and the image's smallest side ({smallest}), not {side}")
-        self.side = side
-        self.proj = nn.Linear(layout.channels * side ** self.spatial, dim)
+        self.side, cells = side, layout.channels * side ** self.spatial
+        self.norm = nn.BatchNorm1d(cells, affine=False) if standardize else None
+        self.proj = nn.Linear(cells, dim)
+        self.reset_parameters()
+
+    def reset_parameters(self, std: float = 0.02):
+        "The projection N(0, std) with zero bias, as transformers initialises a `Linear` in a model: the view starts as a small addition."
+        nn.init.normal_(self.proj.weight, std=std); nn.init.zeros_(self.proj.bias)
+        if self.norm is not None: self.norm.reset_running_stats()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() - 2 > self.spatial: x = x.mean(-1)                        # fMRI (B, C, D, H, W, T) -> (B, C, D, H, W)
         pool = F.adaptive_avg_pool2d if self.spatial == 2 else F.adaptive_avg_pool3d
-        return self.proj(pool(x, self.side).flatten(1))                      # (B, C, side, side[, side]) -> (B, C·side^d) -> (B, dim)
+        v = pool(x, self.side).flatten(1)                                    # (B, C, side, side[, side]) -> (B, C·side^d)
+        if self.norm is not None:                                            # a batch of one image in training: the running statistics
+            n = self.norm
+            v = F.batch_norm(v, n.running_mean, n.running_var, training=self.training and len(v) > 1, momentum=n.momentum, eps=n.eps)
+        return self.proj(v)                                                  # (B, dim)
 
 # %% ../nbs/05_embed.ipynb #2d71bace
 def time_patch_embedding(layout: PatchLayout, dim: int, batch: int, impl: str, repeats: int = 3,
@@ -285,7 +299,7 @@ def normalize_modality_config(modalities: Mapping[str, Mapping] | Sequence[str])
     out = {}
     for name, opts in modalities.items():
         opts = dict(opts or {})
-        unknown = set(opts) - {"img_size", "patch_size", "sequence_length", "channels", "stem", "stem_pool", "global_view"}
+        unknown = set(opts) - {"img_size", "patch_size", "sequence_length", "channels", "stem", "stem_pool", "global_view", "global_view_standardize"}
         if unknown: raise ConfigError(f"{name}: unknown patch embedding option(s) {sorted(unknown)}")
         layout = modality_layout(name, opts.get("img_size"), opts.get("patch_size"), opts.get("sequence_length"),
                                  opts.get("channels", 1), policy="pad")        # the policy is checked per model below
@@ -299,9 +313,11 @@ def normalize_modality_config(modalities: Mapping[str, Mapping] | Sequence[str])
             _stem_layout(layout, int(opts["stem"]), pool)                      # checks the patch and the pooling
             out[name]["stem"] = int(opts["stem"])
             if pool != "max+mean": out[name]["stem_pool"] = pool               # the default is left out: configs saved before read the same
+        if opts.get("global_view_standardize") and not opts.get("global_view"): raise ConfigError(f"{name}: global_view_standardize needs a global_view (cells per axis)")
         if opts.get("global_view"):
             GlobalView(layout, int(opts["global_view"]), 1)                   # checks the side
             out[name]["global_view"] = int(opts["global_view"])
+            if opts.get("global_view_standardize"): out[name]["global_view_standardize"] = True
     return out
 
 # %% ../nbs/05_embed.ipynb #d43e6fcf
@@ -333,7 +349,7 @@ class ModalityPatchEmbedding(nn.Module):
         self.embeddings = nn.ModuleDict({
             name: PatchEmbedding(modality_layout(name, o["img_size"], o["patch_size"], o.get("sequence_length"),
                                                  o["channels"], policy), dim, cls_token, impl, o.get("stem", 0),
-                                   o.get("stem_pool", "max+mean"), o.get("global_view", 0))
+                                   o.get("stem_pool", "max+mean"), o.get("global_view", 0), o.get("global_view_standardize", False))
             for name, o in self.config.items()})
 
     @property

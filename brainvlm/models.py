@@ -525,10 +525,12 @@ def add_lora(model, r: int = 8, alpha: int = 16, dropout: float = 0.05,
 EXTRA_TRAINABLE = "brainvlm_trainable.safetensors"
 
 def save_adapter(model, out_dir: str | os.PathLike):
-    "Save a LoRA model: PEFT's adapter files, plus the other opened parts' parameters (patch embedding, projector...)."
+    "Save a LoRA model: PEFT's adapter files, plus the other opened parts' parameters (patch embedding, projector...) and saved buffers."
     from safetensors.torch import save_file
     model.save_pretrained(out_dir)
     extra = {_strip_peft(n): p.detach().contiguous().cpu() for n, p in model.named_parameters() if p.requires_grad and "lora_" not in n}
+    saved = set(model.state_dict())                                    # buffers a checkpoint holds (a standardised view's running statistics)
+    extra |= {_strip_peft(n): b.detach().contiguous().cpu() for n, b in model.named_buffers() if n in saved and part_of(model, n) in model.config.train}
     save_file(extra, str(Path(out_dir) / EXTRA_TRAINABLE), metadata={"train": ",".join(model.config.train)})
 
 def load_adapter(base, adapter_dir: str | os.PathLike, is_trainable: bool = False):
@@ -538,7 +540,7 @@ def load_adapter(base, adapter_dir: str | os.PathLike, is_trainable: bool = Fals
     with peft_quietly(): model = PeftModel.from_pretrained(base, str(adapter_dir), is_trainable=is_trainable)
     with safe_open(str(Path(adapter_dir) / EXTRA_TRAINABLE), "pt") as f:
         train = f.metadata()["train"].split(",")
-        params = dict(model.base_model.model.named_parameters())
+        params = {**dict(model.base_model.model.named_parameters()), **dict(model.base_model.model.named_buffers())}
         with torch.no_grad():
             for k in f.keys(): params[k].copy_(f.get_tensor(k))
     model.config.train = train

@@ -50,6 +50,7 @@ class PatchSection:
     stem: int = 0                              # channels of the convolutional stem (0: a linear patch)
     stem_pool: str = "max+mean"                # the stem's features per patch: their max and mean, or every cell in place ("cells")
     global_view: int = 0                       # cells per axis of a coarse whole-image view added to every patch token (0: none)
+    global_view_standardize: bool = False      # the view's cells standardised over the images first (a BatchNorm without weights)
 
 @dataclass
 class ModelSection:
@@ -412,6 +413,8 @@ def resolve_config(config: str | os.PathLike | dict | DictConfig | None = None, 
             raise ConfigError(f"config key 'model.{m}.patch_size' must have {spec.spatial_dims + spec.temporal} sizes, not {list(section.patch_size)}")
         if section.stem_pool != "max+mean" and not section.stem:
             raise ConfigError(f"config key 'model.{m}.stem_pool': {section.stem_pool!r} needs a stem (model.{m}.stem: channels)")
+        if section.global_view_standardize and not section.global_view:
+            raise ConfigError(f"config key 'model.{m}.global_view_standardize' needs a view (model.{m}.global_view: cells per axis)")
         if section.global_view > min(cfg.dataset[m].img_size):
             raise ConfigError(f"config key 'model.{m}.global_view': {section.global_view} cells per axis is more than the image's smallest side ({min(cfg.dataset[m].img_size)})")
         cfg.model[m] = section
@@ -480,6 +483,7 @@ def model_modalities(cfg) -> dict:
         if cfg.model[m].stem: o["stem"] = int(cfg.model[m].stem)
         if cfg.model[m].stem_pool != "max+mean": o["stem_pool"] = cfg.model[m].stem_pool
         if cfg.model[m].global_view: o["global_view"] = int(cfg.model[m].global_view)
+        if cfg.model[m].global_view_standardize: o["global_view_standardize"] = True
         out[m] = o
     return out
 
