@@ -118,7 +118,8 @@ class PatchEmbedding(nn.Module):
                  stem: int = 0,                # channels of a convolutional stem (0: none, the linear patch of CLIP/LLaVA)
                  stem_pool: str = "max+mean",  # how a patch's stem cells reach the projection: pooled, or every cell in place (`STEM_POOLS`)
                  global_view: int = 0,         # cells per axis of a coarse whole-image view added to every patch token (0: none; `GlobalView`)
-                 global_view_standardize: bool = False):  # the view's cells standardised over the images first
+                 global_view_standardize: bool = False,   # the view's cells standardised over the images first
+                 global_view_dropout: float = 0.0):       # dropout on the view's cells in training
         super().__init__()
         if impl not in PATCH_IMPLS: raise ConfigError(f"patch embedding impl must be one of {PATCH_IMPLS}, not {impl!r}")
         if stem_pool != "max+mean" and not stem: raise ConfigError(f"stem_pool {stem_pool!r} needs a stem (stem: channels)")
@@ -130,8 +131,8 @@ class PatchEmbedding(nn.Module):
         self.bias = nn.Parameter(torch.empty(dim))
         self.position_embedding = nn.Parameter(torch.empty(1, layout.num_patches + int(cls_token), dim))
         self.class_embedding = nn.Parameter(torch.empty(dim)) if cls_token else None
-        if global_view_standardize and not global_view: raise ConfigError("global_view_standardize needs a global_view (cells per axis)")
-        self.global_view = GlobalView(layout, global_view, dim, global_view_standardize) if global_view else None
+        if (global_view_standardize or global_view_dropout) and not global_view: raise ConfigError("global_view_standardize and _dropout need a global_view (cells per axis)")
+        self.global_view = GlobalView(layout, global_view, dim, global_view_standardize, global_view_dropout) if global_view else None
         self.reset_parameters()
 
     def reset_parameters(self, std: float = 0.02):
@@ -235,14 +236,16 @@ def _conv_stem(layout: PatchLayout, stem: int) -> nn.Sequential:
 class GlobalView(nn.Module):
     "The whole image averaged down to `side` cells per spatial axis (and over its frames) and projected linearly: `(B, C, *size)` -> `(B, dim)`."
     def __init__(self, layout: PatchLayout, side: int, dim: int,
-                 standardize: bool = False):   # each cell standardised over the images (batch statistics; running ones in eval)
+                 standardize: bool = False,    # each cell standardised over the images (batch statistics; running ones in eval)
+                 dropout: float = 0.0):        # dropout on the cells in training (on standardised inputs of a linear map: a ridge penalty)
         super().__init__()
         self.spatial = len(layout.patch) if len(layout.patch) < 4 else 3
         smallest = min(layout.size[:self.spatial])
         if not 1 <= side <= smallest: raise ConfigError(f"global_view must be between 1 and the image's smallest side ({smallest}), not {side}")
+        if not 0 <= dropout < 1: raise ConfigError(f"global_view_dropout must be in [0, 1), not {dropout}")
         self.side, cells = side, layout.channels * side ** self.spatial
         self.norm = nn.BatchNorm1d(cells, affine=False) if standardize else None
-        self.proj = nn.Linear(cells, dim)
+        self.dropout, self.proj = nn.Dropout(dropout), nn.Linear(cells, dim)
         self.reset_parameters()
 
     def reset_parameters(self, std: float = 0.02):
@@ -257,7 +260,7 @@ class GlobalView(nn.Module):
         if self.norm is not None:                                            # a batch of one image in training: the running statistics
             n = self.norm
             v = F.batch_norm(v, n.running_mean, n.running_var, training=self.training and len(v) > 1, momentum=n.momentum, eps=n.eps)
-        return self.proj(v)                                                  # (B, dim)
+        return self.proj(self.dropout(v))                                    # (B, dim)
 
 # %% ../nbs/05_embed.ipynb #2d71bace
 def time_patch_embedding(layout: PatchLayout, dim: int, batch: int, impl: str, repeats: int = 3,
@@ -299,7 +302,8 @@ def normalize_modality_config(modalities: Mapping[str, Mapping] | Sequence[str])
     out = {}
     for name, opts in modalities.items():
         opts = dict(opts or {})
-        unknown = set(opts) - {"img_size", "patch_size", "sequence_length", "channels", "stem", "stem_pool", "global_view", "global_view_standardize"}
+        unknown = set(opts) - {"img_size", "patch_size", "sequence_length", "channels", "stem", "stem_pool", "global_view", "global_view_standardize",
+                               "global_view_dropout"}
         if unknown: raise ConfigError(f"{name}: unknown patch embedding option(s) {sorted(unknown)}")
         layout = modality_layout(name, opts.get("img_size"), opts.get("patch_size"), opts.get("sequence_length"),
                                  opts.get("channels", 1), policy="pad")        # the policy is checked per model below
@@ -313,11 +317,11 @@ def normalize_modality_config(modalities: Mapping[str, Mapping] | Sequence[str])
             _stem_layout(layout, int(opts["stem"]), pool)                      # checks the patch and the pooling
             out[name]["stem"] = int(opts["stem"])
             if pool != "max+mean": out[name]["stem_pool"] = pool               # the default is left out: configs saved before read the same
-        if opts.get("global_view_standardize") and not opts.get("global_view"): raise ConfigError(f"{name}: global_view_standardize needs a global_view (cells per axis)")
+        view = {k: opts[k] for k in ("global_view_standardize", "global_view_dropout") if opts.get(k)}
+        if view and not opts.get("global_view"): raise ConfigError(f"{name}: {', '.join(view)} need a global_view (cells per axis)")
         if opts.get("global_view"):
-            GlobalView(layout, int(opts["global_view"]), 1)                   # checks the side
-            out[name]["global_view"] = int(opts["global_view"])
-            if opts.get("global_view_standardize"): out[name]["global_view_standardize"] = True
+            GlobalView(layout, int(opts["global_view"]), 1, dropout=float(opts.get("global_view_dropout", 0)))   # checks side and dropout
+            out[name] |= {"global_view": int(opts["global_view"]), **view}   # options at their defaults are left out
     return out
 
 # %% ../nbs/05_embed.ipynb #d43e6fcf
@@ -349,7 +353,8 @@ class ModalityPatchEmbedding(nn.Module):
         self.embeddings = nn.ModuleDict({
             name: PatchEmbedding(modality_layout(name, o["img_size"], o["patch_size"], o.get("sequence_length"),
                                                  o["channels"], policy), dim, cls_token, impl, o.get("stem", 0),
-                                   o.get("stem_pool", "max+mean"), o.get("global_view", 0), o.get("global_view_standardize", False))
+                                   o.get("stem_pool", "max+mean"), o.get("global_view", 0), o.get("global_view_standardize", False),
+                                   o.get("global_view_dropout", 0.0))
             for name, o in self.config.items()})
 
     @property

@@ -51,6 +51,7 @@ class PatchSection:
     stem_pool: str = "max+mean"                # the stem's features per patch: their max and mean, or every cell in place ("cells")
     global_view: int = 0                       # cells per axis of a coarse whole-image view added to every patch token (0: none)
     global_view_standardize: bool = False      # the view's cells standardised over the images first (a BatchNorm without weights)
+    global_view_dropout: float = 0.0           # dropout on the view's cells in training
 
 @dataclass
 class ModelSection:
@@ -198,6 +199,7 @@ RULES: dict[str, tuple[typing.Callable, str]] = {      # key path -> (test, what
     "dataset.*.img_size": _at_least(1), "dataset.*.sequence_length": _at_least(1), "dataset.*.stride_within_seq": _at_least(1),
     "dataset.*.stride_between_seq": _at_least(0, strict=True),
     "model.*.patch_size": _at_least(1), "model.*.stem": _at_least(0), "model.*.stem_pool": _one_of(*STEM_POOLS), "model.*.global_view": _at_least(0),
+    "model.*.global_view_dropout": ((lambda v: 0 <= v < 1), "in [0, 1)"),
     "model.train": (_part, "a part: patch_embed, vision, projector, lm or lm_lora"),
     "model.patch_policy": _one_of(*PATCH_POLICIES), "model.patch_impl": _one_of(*PATCH_IMPLS),
     "lora.r": _at_least(1), "lora.alpha": _at_least(0, strict=True), "lora.dropout": ((lambda v: 0 <= v < 1), "in [0, 1)"),
@@ -413,8 +415,8 @@ def resolve_config(config: str | os.PathLike | dict | DictConfig | None = None, 
             raise ConfigError(f"config key 'model.{m}.patch_size' must have {spec.spatial_dims + spec.temporal} sizes, not {list(section.patch_size)}")
         if section.stem_pool != "max+mean" and not section.stem:
             raise ConfigError(f"config key 'model.{m}.stem_pool': {section.stem_pool!r} needs a stem (model.{m}.stem: channels)")
-        if section.global_view_standardize and not section.global_view:
-            raise ConfigError(f"config key 'model.{m}.global_view_standardize' needs a view (model.{m}.global_view: cells per axis)")
+        for k in ("global_view_standardize", "global_view_dropout"):
+            if section[k] and not section.global_view: raise ConfigError(f"config key 'model.{m}.{k}' needs a view (model.{m}.global_view: cells per axis)")
         if section.global_view > min(cfg.dataset[m].img_size):
             raise ConfigError(f"config key 'model.{m}.global_view': {section.global_view} cells per axis is more than the image's smallest side ({min(cfg.dataset[m].img_size)})")
         cfg.model[m] = section
@@ -484,6 +486,7 @@ def model_modalities(cfg) -> dict:
         if cfg.model[m].stem_pool != "max+mean": o["stem_pool"] = cfg.model[m].stem_pool
         if cfg.model[m].global_view: o["global_view"] = int(cfg.model[m].global_view)
         if cfg.model[m].global_view_standardize: o["global_view_standardize"] = True
+        if cfg.model[m].global_view_dropout: o["global_view_dropout"] = float(cfg.model[m].global_view_dropout)
         out[m] = o
     return out
 
