@@ -16,10 +16,10 @@ from torch import nn
 from .core import ConfigError, DataError, get_modality
 
 # %% auto #0
-__all__ = ['PATCH_POLICIES', 'PATCH_IMPLS', 'STEM_STRIDE', 'STEM_POOLS', 'EMBED_BENCH_CASES', 'TINY_MODALITIES', 'PatchLayout',
-           'modality_layout', 'pad_to_layout', 'patchify', 'PatchEmbedding', 'conv_patches', 'pooled_stem',
-           'GlobalView', 'time_patch_embedding', 'compare_patch_impls', 'normalize_modality_config', 'check_modality',
-           'visual_token_count', 'ModalityPatchEmbedding']
+__all__ = ['PATCH_POLICIES', 'PATCH_IMPLS', 'VIEW_MODES', 'STEM_STRIDE', 'STEM_POOLS', 'EMBED_BENCH_CASES', 'TINY_MODALITIES',
+           'PatchLayout', 'modality_layout', 'pad_to_layout', 'patchify', 'PatchEmbedding', 'conv_patches',
+           'pooled_stem', 'GlobalView', 'time_patch_embedding', 'compare_patch_impls', 'normalize_modality_config',
+           'check_modality', 'visual_token_count', 'ModalityPatchEmbedding']
 
 # %% ../nbs/05_embed.ipynb #dfa17d21
 PATCH_POLICIES = ("error", "pad")
@@ -109,15 +109,17 @@ def patchify(x: torch.Tensor, patch: Sequence[int]) -> torch.Tensor:
 
 # %% ../nbs/05_embed.ipynb #21ea14d4
 PATCH_IMPLS = ("linear", "conv")
+VIEW_MODES = ("token", "sum")   # a global view: one more token after the patches, or added to every patch token
 class PatchEmbedding(nn.Module):
-    "Embed one modality: `(B, C, *size)` -> `(B, [CLS] + N patches, dim)`, with learned position embeddings."
+    "Embed one modality: `(B, C, *size)` -> `(B, [CLS] + N patches [+ view], dim)`, with learned position embeddings."
     def __init__(self, layout: PatchLayout,   # input size, patch, channels, pad policy
                  dim: int,                     # output width (the vision tower's hidden size)
                  cls_token: bool = True,       # prepend a learned CLS token (CLIP and BLIP-2 towers expect one)
                  impl: str = "linear",         # "linear" (patchify + matmul) or "conv" (strided convolution)
                  stem: int = 0,                # channels of a convolutional stem (0: none, the linear patch of CLIP/LLaVA)
                  stem_pool: str = "max+mean",  # how a patch's stem cells reach the projection: pooled, or every cell in place (`STEM_POOLS`)
-                 global_view: int = 0,         # cells per axis of a coarse whole-image view added to every patch token (0: none; `GlobalView`)
+                 global_view: int = 0,         # cells per axis of a coarse view of the whole image (0: none; `GlobalView`)
+                 global_view_as: str = "token",           # the view as its own token, or added to every patch token (`VIEW_MODES`)
                  global_view_standardize: bool = False,   # the view's cells standardised over the images first
                  global_view_dropout: float = 0.0):       # dropout on the view's cells in training
         super().__init__()
@@ -129,10 +131,12 @@ class PatchEmbedding(nn.Module):
             self.stem, self.proj_layout = _conv_stem(layout, stem), _stem_layout(layout, stem, stem_pool)
         self.weight = nn.Parameter(torch.empty(dim, self.proj_layout.patch_dim))   # (dim, C*prod(patch)), one tensor for both impls
         self.bias = nn.Parameter(torch.empty(dim))
-        self.position_embedding = nn.Parameter(torch.empty(1, layout.num_patches + int(cls_token), dim))
-        self.class_embedding = nn.Parameter(torch.empty(dim)) if cls_token else None
+        if global_view_as not in VIEW_MODES: raise ConfigError(f"global_view_as must be one of {VIEW_MODES}, not {global_view_as!r}")
         if (global_view_standardize or global_view_dropout) and not global_view: raise ConfigError("global_view_standardize and _dropout need a global_view (cells per axis)")
         self.global_view = GlobalView(layout, global_view, dim, global_view_standardize, global_view_dropout) if global_view else None
+        self.view_token = bool(global_view) and global_view_as == "token"
+        self.position_embedding = nn.Parameter(torch.empty(1, self.num_positions, dim))
+        self.class_embedding = nn.Parameter(torch.empty(dim)) if cls_token else None
         self.reset_parameters()
 
     def reset_parameters(self, std: float = 0.02):
@@ -146,7 +150,7 @@ class PatchEmbedding(nn.Module):
             if hasattr(m, "reset_parameters"): m.reset_parameters()
 
     @property
-    def num_positions(self) -> int: return self.layout.num_patches + int(self.has_cls)
+    def num_positions(self) -> int: return self.layout.num_patches + int(self.has_cls) + int(self.view_token)
 
     def check_input(self, x: torch.Tensor):
         if tuple(x.shape[1:]) != self.layout.input_shape:
@@ -158,22 +162,23 @@ class PatchEmbedding(nn.Module):
         self.check_input(x)
         impl = impl or self.impl
         x = x.to(self.weight.dtype)                                       # fp16 pixels from the cache: converted here, on the device
-        view = self.global_view(x)[:, None] if self.global_view is not None else 0   # (B, 1, dim): the same for every token
+        view = self.global_view(x)[:, None] if self.global_view is not None and not self.view_token else 0   # (B, 1, dim): the same for every token
         x = pad_to_layout(x, self.layout)
         if self.stem is not None: x = pooled_stem(self.stem, x, self.layout.patch, self.stem_pool)
         if impl == "linear": return F.linear(patchify(x, self.proj_layout.patch), self.weight, self.bias) + view
         return conv_patches(x, self.weight, self.bias, self.proj_layout.patch) + view
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        "`(B, C, *size)` -> `(B, num_positions, dim)`: [CLS] + patch tokens, plus position embeddings."
+        "`(B, C, *size)` -> `(B, num_positions, dim)`: [CLS] + patch tokens [+ the view's token], plus position embeddings."
         tokens = self.project(x)
         if self.class_embedding is not None: tokens = torch.cat([self.class_embedding.expand(tokens.shape[0], 1, -1), tokens], dim=1)
+        if self.view_token: tokens = torch.cat([tokens, self.global_view(x.to(self.weight.dtype))[:, None]], dim=1)   # (B, [1 +] N + 1, dim)
         return tokens + self.position_embedding
 
     def extra_repr(self) -> str:
         l = self.layout
         stem = f", stem={self.stem[0].out_channels}, stem_pool={self.stem_pool!r}" if self.stem is not None else ""
-        stem += f", global_view={self.global_view.side}{' standardized' if self.global_view.norm is not None else ''}" if self.global_view is not None else ""
+        stem += f", global_view={self.global_view.side} as {'token' if self.view_token else 'sum'}" if self.global_view is not None else ""
         return f"size={l.size}, patch={l.patch}, channels={l.channels}, dim={self.dim}, tokens={self.num_positions}, impl={self.impl!r}{stem}"
 
 # %% ../nbs/05_embed.ipynb #f0e17968
@@ -303,7 +308,7 @@ def normalize_modality_config(modalities: Mapping[str, Mapping] | Sequence[str])
     for name, opts in modalities.items():
         opts = dict(opts or {})
         unknown = set(opts) - {"img_size", "patch_size", "sequence_length", "channels", "stem", "stem_pool", "global_view", "global_view_standardize",
-                               "global_view_dropout"}
+                               "global_view_dropout", "global_view_as"}
         if unknown: raise ConfigError(f"{name}: unknown patch embedding option(s) {sorted(unknown)}")
         layout = modality_layout(name, opts.get("img_size"), opts.get("patch_size"), opts.get("sequence_length"),
                                  opts.get("channels", 1), policy="pad")        # the policy is checked per model below
@@ -318,6 +323,8 @@ def normalize_modality_config(modalities: Mapping[str, Mapping] | Sequence[str])
             out[name]["stem"] = int(opts["stem"])
             if pool != "max+mean": out[name]["stem_pool"] = pool               # the default is left out: configs saved before read the same
         view = {k: opts[k] for k in ("global_view_standardize", "global_view_dropout") if opts.get(k)}
+        if opts.get("global_view_as", "token") not in VIEW_MODES: raise ConfigError(f"{name}: global_view_as must be one of {VIEW_MODES}, not {opts['global_view_as']!r}")
+        if opts.get("global_view_as", "token") != "token": view["global_view_as"] = opts["global_view_as"]
         if view and not opts.get("global_view"): raise ConfigError(f"{name}: {', '.join(view)} need a global_view (cells per axis)")
         if opts.get("global_view"):
             GlobalView(layout, int(opts["global_view"]), 1, dropout=float(opts.get("global_view_dropout", 0)))   # checks side and dropout
@@ -335,9 +342,10 @@ def visual_token_count(modalities: Mapping[str, Mapping],   # a normalized modal
                        modality: str,
                        policy: str = "error",                # the model's patch policy
                        keep_cls: bool = False) -> int:       # count the CLS token (towers that hand it on)
-    "Tokens per sample of `modality` a patch embedding made from `modalities` hands on: the patches, plus CLS if kept."
+    "Tokens per sample of `modality` a patch embedding made from `modalities` hands on: the patches, plus CLS if kept, plus a global view's token."
     o = modalities[check_modality(modalities, modality)]
-    return modality_layout(modality, o["img_size"], o["patch_size"], o.get("sequence_length"), o["channels"], policy).num_patches + int(keep_cls)
+    view = bool(o.get("global_view")) and o.get("global_view_as", "token") == "token"
+    return modality_layout(modality, o["img_size"], o["patch_size"], o.get("sequence_length"), o["channels"], policy).num_patches + int(keep_cls) + int(view)
 
 # %% ../nbs/05_embed.ipynb #05b3de96
 class ModalityPatchEmbedding(nn.Module):
@@ -353,8 +361,8 @@ class ModalityPatchEmbedding(nn.Module):
         self.embeddings = nn.ModuleDict({
             name: PatchEmbedding(modality_layout(name, o["img_size"], o["patch_size"], o.get("sequence_length"),
                                                  o["channels"], policy), dim, cls_token, impl, o.get("stem", 0),
-                                   o.get("stem_pool", "max+mean"), o.get("global_view", 0), o.get("global_view_standardize", False),
-                                   o.get("global_view_dropout", 0.0))
+                                   o.get("stem_pool", "max+mean"), o.get("global_view", 0), o.get("global_view_as", "token"),
+                                   o.get("global_view_standardize", False), o.get("global_view_dropout", 0.0))
             for name, o in self.config.items()})
 
     @property

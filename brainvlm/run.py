@@ -19,7 +19,7 @@ from .core import _check_no_secrets
 from .cohorts import (Manifest, QUESTION_KINDS, cohort_settings, compute_cohort_stats, load_manifest, load_stats,
                               preprocessing_for, register_cohorts)
 from .data import InterleaveDataset, ModalityCollator, dataset_for
-from .embed import PATCH_IMPLS, PATCH_POLICIES, STEM_POOLS
+from .embed import PATCH_IMPLS, PATCH_POLICIES, STEM_POOLS, VIEW_MODES
 
 # %% auto #0
 __all__ = ['RESERVED_TRAINER_KEYS', 'RULES', 'LOCK_NAME', 'DatasetSection', 'PatchSection', 'ModelSection', 'LoraSection',
@@ -49,7 +49,8 @@ class PatchSection:
     patch_size: list[int] | None = None        # default: the modality's (`ModalitySpec.patch`)
     stem: int = 0                              # channels of the convolutional stem (0: a linear patch)
     stem_pool: str = "max+mean"                # the stem's features per patch: their max and mean, or every cell in place ("cells")
-    global_view: int = 0                       # cells per axis of a coarse whole-image view added to every patch token (0: none)
+    global_view: int = 0                       # cells per axis of a coarse view of the whole image (0: none)
+    global_view_as: str = "token"              # the view as one more token after the patches, or added to every patch token ("sum")
     global_view_standardize: bool = False      # the view's cells standardised over the images first (a BatchNorm without weights)
     global_view_dropout: float = 0.0           # dropout on the view's cells in training
 
@@ -198,7 +199,7 @@ RULES: dict[str, tuple[typing.Callable, str]] = {      # key path -> (test, what
     "seed": _at_least(0), "num_threads": _at_least(0), "max_seq_length": _at_least(1), "on_error": _one_of("raise", "skip"),
     "dataset.*.img_size": _at_least(1), "dataset.*.sequence_length": _at_least(1), "dataset.*.stride_within_seq": _at_least(1),
     "dataset.*.stride_between_seq": _at_least(0, strict=True),
-    "model.*.patch_size": _at_least(1), "model.*.stem": _at_least(0), "model.*.stem_pool": _one_of(*STEM_POOLS), "model.*.global_view": _at_least(0),
+    "model.*.patch_size": _at_least(1), "model.*.stem": _at_least(0), "model.*.stem_pool": _one_of(*STEM_POOLS), "model.*.global_view": _at_least(0), "model.*.global_view_as": _one_of(*VIEW_MODES),
     "model.*.global_view_dropout": ((lambda v: 0 <= v < 1), "in [0, 1)"),
     "model.train": (_part, "a part: patch_embed, vision, projector, lm or lm_lora"),
     "model.patch_policy": _one_of(*PATCH_POLICIES), "model.patch_impl": _one_of(*PATCH_IMPLS),
@@ -485,6 +486,7 @@ def model_modalities(cfg) -> dict:
         if cfg.model[m].stem: o["stem"] = int(cfg.model[m].stem)
         if cfg.model[m].stem_pool != "max+mean": o["stem_pool"] = cfg.model[m].stem_pool
         if cfg.model[m].global_view: o["global_view"] = int(cfg.model[m].global_view)
+        if cfg.model[m].global_view_as != "token": o["global_view_as"] = cfg.model[m].global_view_as
         if cfg.model[m].global_view_standardize: o["global_view_standardize"] = True
         if cfg.model[m].global_view_dropout: o["global_view_dropout"] = float(cfg.model[m].global_view_dropout)
         out[m] = o
