@@ -121,7 +121,8 @@ class PatchEmbedding(nn.Module):
                  global_view: int = 0,         # cells per axis of a coarse view of the whole image (0: none; `GlobalView`)
                  global_view_as: str = "token",           # the view as its own token, or added to every patch token (`VIEW_MODES`)
                  global_view_standardize: bool = False,   # the view's cells standardised over the images first
-                 global_view_dropout: float = 0.0):       # dropout on the view's cells in training
+                 global_view_dropout: float = 0.0,        # dropout on the view's cells in training
+                 global_view_rank: int = 0):              # the view's projection through this many dimensions (0: full rank)
         super().__init__()
         if impl not in PATCH_IMPLS: raise ConfigError(f"patch embedding impl must be one of {PATCH_IMPLS}, not {impl!r}")
         if stem_pool != "max+mean" and not stem: raise ConfigError(f"stem_pool {stem_pool!r} needs a stem (stem: channels)")
@@ -132,8 +133,9 @@ class PatchEmbedding(nn.Module):
         self.weight = nn.Parameter(torch.empty(dim, self.proj_layout.patch_dim))   # (dim, C*prod(patch)), one tensor for both impls
         self.bias = nn.Parameter(torch.empty(dim))
         if global_view_as not in VIEW_MODES: raise ConfigError(f"global_view_as must be one of {VIEW_MODES}, not {global_view_as!r}")
-        if (global_view_standardize or global_view_dropout) and not global_view: raise ConfigError("global_view_standardize and _dropout need a global_view (cells per axis)")
-        self.global_view = GlobalView(layout, global_view, dim, global_view_standardize, global_view_dropout) if global_view else None
+        if (global_view_standardize or global_view_dropout or global_view_rank) and not global_view:
+            raise ConfigError("global_view_standardize, _dropout and _rank need a global_view (cells per axis)")
+        self.global_view = GlobalView(layout, global_view, dim, global_view_standardize, global_view_dropout, global_view_rank) if global_view else None
         self.view_token = bool(global_view) and global_view_as == "token"
         self.position_embedding = nn.Parameter(torch.empty(1, self.num_positions, dim))
         self.class_embedding = nn.Parameter(torch.empty(dim)) if cls_token else None
@@ -242,20 +244,24 @@ class GlobalView(nn.Module):
     "The whole image averaged down to `side` cells per spatial axis (and over its frames) and projected linearly: `(B, C, *size)` -> `(B, dim)`."
     def __init__(self, layout: PatchLayout, side: int, dim: int,
                  standardize: bool = False,    # each cell standardised over the images (batch statistics; running ones in eval)
-                 dropout: float = 0.0):        # dropout on the cells in training (on standardised inputs of a linear map: a ridge penalty)
+                 dropout: float = 0.0,         # dropout on the cells in training (on standardised inputs of a linear map: a ridge penalty)
+                 rank: int = 0):               # the projection through `rank` dimensions first (0: full rank)
         super().__init__()
         self.spatial = len(layout.patch) if len(layout.patch) < 4 else 3
         smallest = min(layout.size[:self.spatial])
         if not 1 <= side <= smallest: raise ConfigError(f"global_view must be between 1 and the image's smallest side ({smallest}), not {side}")
         if not 0 <= dropout < 1: raise ConfigError(f"global_view_dropout must be in [0, 1), not {dropout}")
+        if rank < 0: raise ConfigError(f"global_view_rank must be >= 0, not {rank}")
         self.side, cells = side, layout.channels * side ** self.spatial
         self.norm = nn.BatchNorm1d(cells, affine=False) if standardize else None
-        self.dropout, self.proj = nn.Dropout(dropout), nn.Linear(cells, dim)
+        self.dropout, self.down = nn.Dropout(dropout), nn.Linear(cells, rank, bias=False) if rank else None
+        self.proj = nn.Linear(rank or cells, dim)
         self.reset_parameters()
 
     def reset_parameters(self, std: float = 0.02):
-        "The projection N(0, std) with zero bias, as transformers initialises a `Linear` in a model: the view starts as a small addition."
+        "The projection N(0, std) with zero bias, as transformers initialises a `Linear` in a model: the view starts as a small addition (`down`: PyTorch's init)."
         nn.init.normal_(self.proj.weight, std=std); nn.init.zeros_(self.proj.bias)
+        if self.down is not None: self.down.reset_parameters()
         if self.norm is not None: self.norm.reset_running_stats()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -265,7 +271,8 @@ class GlobalView(nn.Module):
         if self.norm is not None:                                            # a batch of one image in training: the running statistics
             n = self.norm
             v = F.batch_norm(v, n.running_mean, n.running_var, training=self.training and len(v) > 1, momentum=n.momentum, eps=n.eps)
-        return self.proj(self.dropout(v))                                    # (B, dim)
+        v = self.dropout(v)
+        return self.proj(self.down(v) if self.down is not None else v)       # (B, cells) [-> (B, rank)] -> (B, dim)
 
 # %% ../nbs/05_embed.ipynb #2d71bace
 def time_patch_embedding(layout: PatchLayout, dim: int, batch: int, impl: str, repeats: int = 3,
@@ -308,7 +315,7 @@ def normalize_modality_config(modalities: Mapping[str, Mapping] | Sequence[str])
     for name, opts in modalities.items():
         opts = dict(opts or {})
         unknown = set(opts) - {"img_size", "patch_size", "sequence_length", "channels", "stem", "stem_pool", "global_view", "global_view_standardize",
-                               "global_view_dropout", "global_view_as"}
+                               "global_view_dropout", "global_view_as", "global_view_rank"}
         if unknown: raise ConfigError(f"{name}: unknown patch embedding option(s) {sorted(unknown)}")
         layout = modality_layout(name, opts.get("img_size"), opts.get("patch_size"), opts.get("sequence_length"),
                                  opts.get("channels", 1), policy="pad")        # the policy is checked per model below
@@ -322,12 +329,12 @@ def normalize_modality_config(modalities: Mapping[str, Mapping] | Sequence[str])
             _stem_layout(layout, int(opts["stem"]), pool)                      # checks the patch and the pooling
             out[name]["stem"] = int(opts["stem"])
             if pool != "max+mean": out[name]["stem_pool"] = pool               # the default is left out: configs saved before read the same
-        view = {k: opts[k] for k in ("global_view_standardize", "global_view_dropout") if opts.get(k)}
+        view = {k: opts[k] for k in ("global_view_standardize", "global_view_dropout", "global_view_rank") if opts.get(k)}
         if opts.get("global_view_as", "token") not in VIEW_MODES: raise ConfigError(f"{name}: global_view_as must be one of {VIEW_MODES}, not {opts['global_view_as']!r}")
         if opts.get("global_view_as", "token") != "token": view["global_view_as"] = opts["global_view_as"]
         if view and not opts.get("global_view"): raise ConfigError(f"{name}: {', '.join(view)} need a global_view (cells per axis)")
         if opts.get("global_view"):
-            GlobalView(layout, int(opts["global_view"]), 1, dropout=float(opts.get("global_view_dropout", 0)))   # checks side and dropout
+            GlobalView(layout, int(opts["global_view"]), 1, dropout=float(opts.get("global_view_dropout", 0)), rank=int(opts.get("global_view_rank", 0)))   # checks them
             out[name] |= {"global_view": int(opts["global_view"]), **view}   # options at their defaults are left out
     return out
 
@@ -362,7 +369,7 @@ class ModalityPatchEmbedding(nn.Module):
             name: PatchEmbedding(modality_layout(name, o["img_size"], o["patch_size"], o.get("sequence_length"),
                                                  o["channels"], policy), dim, cls_token, impl, o.get("stem", 0),
                                    o.get("stem_pool", "max+mean"), o.get("global_view", 0), o.get("global_view_as", "token"),
-                                   o.get("global_view_standardize", False), o.get("global_view_dropout", 0.0))
+                                   o.get("global_view_standardize", False), o.get("global_view_dropout", 0.0), o.get("global_view_rank", 0))
             for name, o in self.config.items()})
 
     @property

@@ -53,6 +53,7 @@ class PatchSection:
     global_view_as: str = "token"              # the view as one more token after the patches, or added to every patch token ("sum")
     global_view_standardize: bool = False      # the view's cells standardised over the images first (a BatchNorm without weights)
     global_view_dropout: float = 0.0           # dropout on the view's cells in training
+    global_view_rank: int = 0                  # the view's projection through this many dimensions (0: full rank)
 
 @dataclass
 class ModelSection:
@@ -199,7 +200,7 @@ RULES: dict[str, tuple[typing.Callable, str]] = {      # key path -> (test, what
     "seed": _at_least(0), "num_threads": _at_least(0), "max_seq_length": _at_least(1), "on_error": _one_of("raise", "skip"),
     "dataset.*.img_size": _at_least(1), "dataset.*.sequence_length": _at_least(1), "dataset.*.stride_within_seq": _at_least(1),
     "dataset.*.stride_between_seq": _at_least(0, strict=True),
-    "model.*.patch_size": _at_least(1), "model.*.stem": _at_least(0), "model.*.stem_pool": _one_of(*STEM_POOLS), "model.*.global_view": _at_least(0), "model.*.global_view_as": _one_of(*VIEW_MODES),
+    "model.*.patch_size": _at_least(1), "model.*.stem": _at_least(0), "model.*.stem_pool": _one_of(*STEM_POOLS), "model.*.global_view": _at_least(0), "model.*.global_view_as": _one_of(*VIEW_MODES), "model.*.global_view_rank": _at_least(0),
     "model.*.global_view_dropout": ((lambda v: 0 <= v < 1), "in [0, 1)"),
     "model.train": (_part, "a part: patch_embed, vision, projector, lm or lm_lora"),
     "model.patch_policy": _one_of(*PATCH_POLICIES), "model.patch_impl": _one_of(*PATCH_IMPLS),
@@ -416,7 +417,7 @@ def resolve_config(config: str | os.PathLike | dict | DictConfig | None = None, 
             raise ConfigError(f"config key 'model.{m}.patch_size' must have {spec.spatial_dims + spec.temporal} sizes, not {list(section.patch_size)}")
         if section.stem_pool != "max+mean" and not section.stem:
             raise ConfigError(f"config key 'model.{m}.stem_pool': {section.stem_pool!r} needs a stem (model.{m}.stem: channels)")
-        for k in ("global_view_standardize", "global_view_dropout"):
+        for k in ("global_view_standardize", "global_view_dropout", "global_view_rank"):
             if section[k] and not section.global_view: raise ConfigError(f"config key 'model.{m}.{k}' needs a view (model.{m}.global_view: cells per axis)")
         if section.global_view > min(cfg.dataset[m].img_size):
             raise ConfigError(f"config key 'model.{m}.global_view': {section.global_view} cells per axis is more than the image's smallest side ({min(cfg.dataset[m].img_size)})")
@@ -489,6 +490,7 @@ def model_modalities(cfg) -> dict:
         if cfg.model[m].global_view_as != "token": o["global_view_as"] = cfg.model[m].global_view_as
         if cfg.model[m].global_view_standardize: o["global_view_standardize"] = True
         if cfg.model[m].global_view_dropout: o["global_view_dropout"] = float(cfg.model[m].global_view_dropout)
+        if cfg.model[m].global_view_rank: o["global_view_rank"] = int(cfg.model[m].global_view_rank)
         out[m] = o
     return out
 
