@@ -429,6 +429,12 @@ DESIGNS = {
     "llava-stem8-400img-warmup-view16std-rank8": dict(images_per_category=400, stem=8, global_view=16, global_view_as="sum", global_view_standardize=True,
                                                       global_view_rank=8, epochs=6, vision_warmup_steps=2000, hf_name="tiny-llava",
                                                       why="view16std with the view's projection through 8 dimensions"),
+    # Measured (val, n = 59 per category; abdomen and trans_thalamic on 1 thread each, two at a time, then femur on 2):
+    # above the majority on 11 of the 12 answerable pairs, both missed pairs among them (abdomen orientation 0.780
+    # against 0.644, trans_thalamic structures 0.864 against 0.712; their val answer loss with another image 0.081 and
+    # 0.036 against 0.051 and 0.013 with their own), all 5 femur pairs (structures 0.746 against 0.712), trans_thalamic
+    # quality 0.949 against 0.559; abdomen quality is lost (0.492 against 0.542). 11 > 10: it becomes the quickstart if
+    # the quickstart's `vqa-all` stays within the budget (192 and 195 s per category here on 1 thread, 152 s for femur on 2).
 }
 
 

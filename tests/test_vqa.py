@@ -46,8 +46,10 @@ def test_num_images_reaches_the_run_and_adapters_round_trip(tmp_path):
     assert summary["category"] == "femur" and summary["images"]["train"] == 3
     assert summary["epochs"] == 1 and summary["steps"] == 3    # 3 images × 8 questions in batches of 8
     from safetensors.torch import load_file
-    stored = sum(t.numel() for f in ("adapter_model.safetensors", "brainvlm_trainable.safetensors") for t in load_file(str(run / "final" / f)).values())
-    assert summary["parameters"]["trainable"] == stored and summary["wall_time_s"] > 0   # what the run trained is what final/ stores
+    stored = {k: t for f in ("adapter_model.safetensors", "brainvlm_trainable.safetensors") for k, t in load_file(str(run / "final" / f)).items()}
+    buffers = {k for k in stored if k.rsplit(".", 1)[-1] in ("running_mean", "running_var", "num_batches_tracked")}   # the view's statistics
+    assert summary["parameters"]["trainable"] == sum(t.numel() for k, t in stored.items() if k not in buffers) and summary["wall_time_s"] > 0
+    assert len(buffers) == 3 * bool(quick["model"]["image2d"].get("global_view_standardize"))   # what the run trained is what final/ stores
     assert summary["parameters_by_part"]["lm_lora"]["trainable"] > 0            # (the random tiny base trains every part besides)
     assert sorted(p.name for p in run.glob("checkpoint-*")) == ["checkpoint-2", "checkpoint-3"]
     scores = summary["test_scores"]["femur"]                  # every question scored on the test images, beside the majority answer
