@@ -109,7 +109,7 @@ def patchify(x: torch.Tensor, patch: Sequence[int]) -> torch.Tensor:
 
 # %% ../nbs/05_embed.ipynb #21ea14d4
 PATCH_IMPLS = ("linear", "conv")
-VIEW_MODES = ("token", "sum")   # a global view: one more token after the patches, or added to every patch token
+VIEW_MODES = ("sum", "token")   # a global view: added to every patch token, or one more token after the patches
 class PatchEmbedding(nn.Module):
     "Embed one modality: `(B, C, *size)` -> `(B, [CLS] + N patches [+ view], dim)`, with learned position embeddings."
     def __init__(self, layout: PatchLayout,   # input size, patch, channels, pad policy
@@ -119,7 +119,7 @@ class PatchEmbedding(nn.Module):
                  stem: int = 0,                # channels of a convolutional stem (0: none, the linear patch of CLIP/LLaVA)
                  stem_pool: str = "max+mean",  # how a patch's stem cells reach the projection: pooled, or every cell in place (`STEM_POOLS`)
                  global_view: int = 0,         # cells per axis of a coarse view of the whole image (0: none; `GlobalView`)
-                 global_view_as: str = "token",           # the view as its own token, or added to every patch token (`VIEW_MODES`)
+                 global_view_as: str = "sum",             # the view added to every patch token, or as its own token (`VIEW_MODES`)
                  global_view_standardize: bool = False,   # the view's cells standardised over the images first
                  global_view_dropout: float = 0.0,        # dropout on the view's cells in training
                  global_view_rank: int = 0):              # the view's projection through this many dimensions (0: full rank)
@@ -256,12 +256,18 @@ class GlobalView(nn.Module):
         self.norm = nn.BatchNorm1d(cells, affine=False) if standardize else None
         self.dropout, self.down = nn.Dropout(dropout), nn.Linear(cells, rank, bias=False) if rank else None
         self.proj = nn.Linear(rank or cells, dim)
+        for layer in self.layers: layer.in_global_view = True             # models initialise them as `reset_parameters` does (06_models)
         self.reset_parameters()
 
+    @property
+    def layers(self) -> list[nn.Linear]: return [l for l in (self.down, self.proj) if l is not None]
+
     def reset_parameters(self, std: float = 0.02):
-        "The projection N(0, std) with zero bias, as transformers initialises a `Linear` in a model: the view starts as a small addition (`down`: PyTorch's init)."
-        nn.init.normal_(self.proj.weight, std=std); nn.init.zeros_(self.proj.bias)
-        if self.down is not None: self.down.reset_parameters()
+        "Its linear layers N(0, std) with zero bias, as transformers initialises a `Linear`, whatever a model's own std: the view starts as a small addition."
+        for layer in self.layers:
+            nn.init.normal_(layer.weight, std=std)
+            if layer.bias is not None: nn.init.zeros_(layer.bias)
+        if self.norm is not None: self.norm.reset_running_stats()
         if self.norm is not None: self.norm.reset_running_stats()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -269,8 +275,9 @@ class GlobalView(nn.Module):
         pool = F.adaptive_avg_pool2d if self.spatial == 2 else F.adaptive_avg_pool3d
         v = pool(x, self.side).flatten(1)                                    # (B, C, side, side[, side]) -> (B, C·side^d)
         if self.norm is not None:                                            # a batch of one image in training: the running statistics
-            n = self.norm
-            v = F.batch_norm(v, n.running_mean, n.running_var, training=self.training and len(v) > 1, momentum=n.momentum, eps=n.eps)
+            n = self.norm.float() if self.norm.running_mean.element_size() < 4 else self.norm   # at least float32 (in bf16 a running mean stops moving)
+            v = F.batch_norm(v.to(n.running_mean.dtype), n.running_mean, n.running_var, training=self.training and len(v) > 1,
+                             momentum=n.momentum, eps=n.eps).to(x.dtype)
         v = self.dropout(v)
         return self.proj(self.down(v) if self.down is not None else v)       # (B, cells) [-> (B, rank)] -> (B, dim)
 
@@ -330,8 +337,8 @@ def normalize_modality_config(modalities: Mapping[str, Mapping] | Sequence[str])
             out[name]["stem"] = int(opts["stem"])
             if pool != "max+mean": out[name]["stem_pool"] = pool               # the default is left out: configs saved before read the same
         view = {k: opts[k] for k in ("global_view_standardize", "global_view_dropout", "global_view_rank") if opts.get(k)}
-        if opts.get("global_view_as", "token") not in VIEW_MODES: raise ConfigError(f"{name}: global_view_as must be one of {VIEW_MODES}, not {opts['global_view_as']!r}")
-        if opts.get("global_view_as", "token") != "token": view["global_view_as"] = opts["global_view_as"]
+        if opts.get("global_view_as", "sum") not in VIEW_MODES: raise ConfigError(f"{name}: global_view_as must be one of {VIEW_MODES}, not {opts['global_view_as']!r}")
+        if opts.get("global_view_as", "sum") != "sum": view["global_view_as"] = opts["global_view_as"]
         if view and not opts.get("global_view"): raise ConfigError(f"{name}: {', '.join(view)} need a global_view (cells per axis)")
         if opts.get("global_view"):
             GlobalView(layout, int(opts["global_view"]), 1, dropout=float(opts.get("global_view_dropout", 0)), rank=int(opts.get("global_view_rank", 0)))   # checks them
@@ -351,7 +358,7 @@ def visual_token_count(modalities: Mapping[str, Mapping],   # a normalized modal
                        keep_cls: bool = False) -> int:       # count the CLS token (towers that hand it on)
     "Tokens per sample of `modality` a patch embedding made from `modalities` hands on: the patches, plus CLS if kept, plus a global view's token."
     o = modalities[check_modality(modalities, modality)]
-    view = bool(o.get("global_view")) and o.get("global_view_as", "token") == "token"
+    view = bool(o.get("global_view")) and o.get("global_view_as", "sum") == "token"
     return modality_layout(modality, o["img_size"], o["patch_size"], o.get("sequence_length"), o["channels"], policy).num_patches + int(keep_cls) + int(view)
 
 # %% ../nbs/05_embed.ipynb #05b3de96
@@ -368,7 +375,7 @@ class ModalityPatchEmbedding(nn.Module):
         self.embeddings = nn.ModuleDict({
             name: PatchEmbedding(modality_layout(name, o["img_size"], o["patch_size"], o.get("sequence_length"),
                                                  o["channels"], policy), dim, cls_token, impl, o.get("stem", 0),
-                                   o.get("stem_pool", "max+mean"), o.get("global_view", 0), o.get("global_view_as", "token"),
+                                   o.get("stem_pool", "max+mean"), o.get("global_view", 0), o.get("global_view_as", "sum"),
                                    o.get("global_view_standardize", False), o.get("global_view_dropout", 0.0), o.get("global_view_rank", 0))
             for name, o in self.config.items()})
 

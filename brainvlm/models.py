@@ -94,6 +94,9 @@ class VolumeVisionTower:
     @torch.no_grad()
     def _init_weights(self, module):
         if isinstance(module, PatchEmbedding): _init_patch_embedding(module)
+        elif getattr(module, "in_global_view", False):                  # a global view's layer: N(0, 0.02) whatever the config's std
+            init.normal_(module.weight, mean=0.0, std=0.02)
+            if module.bias is not None: init.zeros_(module.bias)
         else: super()._init_weights(module)
 
     def get_input_embeddings(self): return self.embeddings
@@ -525,12 +528,12 @@ def add_lora(model, r: int = 8, alpha: int = 16, dropout: float = 0.05,
 EXTRA_TRAINABLE = "brainvlm_trainable.safetensors"
 
 def save_adapter(model, out_dir: str | os.PathLike):
-    "Save a LoRA model: PEFT's adapter files, plus the other opened parts' parameters (patch embedding, projector...) and saved buffers."
+    "Save a LoRA model: PEFT's adapter files, plus the other opened parts' parameters (patch embedding, projector...) and every saved buffer."
     from safetensors.torch import save_file
     model.save_pretrained(out_dir)
     extra = {_strip_peft(n): p.detach().contiguous().cpu() for n, p in model.named_parameters() if p.requires_grad and "lora_" not in n}
-    saved = set(model.state_dict())                                    # buffers a checkpoint holds (a standardised view's running statistics)
-    extra |= {_strip_peft(n): b.detach().contiguous().cpu() for n, b in model.named_buffers() if n in saved and part_of(model, n) in model.config.train}
+    saved = set(model.state_dict())                                    # buffers a checkpoint holds (a standardised view's running statistics,
+    extra |= {_strip_peft(n): b.detach().contiguous().cpu() for n, b in model.named_buffers() if n in saved}   # which move in training, frozen or not)
     save_file(extra, str(Path(out_dir) / EXTRA_TRAINABLE), metadata={"train": ",".join(model.config.train)})
 
 def load_adapter(base, adapter_dir: str | os.PathLike, is_trainable: bool = False):

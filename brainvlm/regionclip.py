@@ -194,6 +194,8 @@ def _region_image_feat(self, image_embeds: torch.Tensor,      # (B, 1 + P, hidde
                       ) -> tuple[torch.Tensor, torch.Tensor]:
     "Normalised region features `(B, R, D)` (zero where not valid) and valid `(B, R)`: the pooled patch tokens through `vision_proj`."
     if self.region_pooler is None: raise ConfigError("a model with contrast 'global' has no region pooler: set contrast to 'region' or 'calibrated'")
+    if image_embeds.shape[1] == region_mask.shape[-1] + 2:               # CLS, the patches and one more: a global view's token
+        raise ConfigError("region pooling reads the patch tokens alone: a global view as its own token (global_view_as: token) adds one; use global_view_as: sum")
     pooled, valid = self.region_pooler(image_embeds[:, 1:], region_mask)
     return F.normalize(self.vision_proj(pooled), dim=-1) * valid[..., None], valid
 

@@ -50,7 +50,7 @@ class PatchSection:
     stem: int = 0                              # channels of the convolutional stem (0: a linear patch)
     stem_pool: str = "max+mean"                # the stem's features per patch: their max and mean, or every cell in place ("cells")
     global_view: int = 0                       # cells per axis of a coarse view of the whole image (0: none)
-    global_view_as: str = "token"              # the view as one more token after the patches, or added to every patch token ("sum")
+    global_view_as: str = "sum"                # the view added to every patch token, or as one more token after the patches ("token")
     global_view_standardize: bool = False      # the view's cells standardised over the images first (a BatchNorm without weights)
     global_view_dropout: float = 0.0           # dropout on the view's cells in training
     global_view_rank: int = 0                  # the view's projection through this many dimensions (0: full rank)
@@ -419,6 +419,8 @@ def resolve_config(config: str | os.PathLike | dict | DictConfig | None = None, 
             raise ConfigError(f"config key 'model.{m}.stem_pool': {section.stem_pool!r} needs a stem (model.{m}.stem: channels)")
         for k in ("global_view_standardize", "global_view_dropout", "global_view_rank"):
             if section[k] and not section.global_view: raise ConfigError(f"config key 'model.{m}.{k}' needs a view (model.{m}.global_view: cells per axis)")
+        if section.global_view_standardize and cfg.trainer.per_device_train_batch_size < 2:
+            raise ConfigError(f"config key 'model.{m}.global_view_standardize' needs batches of 2 or more images (trainer.per_device_train_batch_size)")
         if section.global_view > min(cfg.dataset[m].img_size):
             raise ConfigError(f"config key 'model.{m}.global_view': {section.global_view} cells per axis is more than the image's smallest side ({min(cfg.dataset[m].img_size)})")
         cfg.model[m] = section
@@ -487,7 +489,7 @@ def model_modalities(cfg) -> dict:
         if cfg.model[m].stem: o["stem"] = int(cfg.model[m].stem)
         if cfg.model[m].stem_pool != "max+mean": o["stem_pool"] = cfg.model[m].stem_pool
         if cfg.model[m].global_view: o["global_view"] = int(cfg.model[m].global_view)
-        if cfg.model[m].global_view_as != "token": o["global_view_as"] = cfg.model[m].global_view_as
+        if cfg.model[m].global_view_as != "sum": o["global_view_as"] = cfg.model[m].global_view_as
         if cfg.model[m].global_view_standardize: o["global_view_standardize"] = True
         if cfg.model[m].global_view_dropout: o["global_view_dropout"] = float(cfg.model[m].global_view_dropout)
         if cfg.model[m].global_view_rank: o["global_view_rank"] = int(cfg.model[m].global_view_rank)

@@ -27,7 +27,8 @@ def tokens_to_grid(tokens: torch.Tensor,                 # (B, N, C) or (B, 1 + 
     B, n, C = tokens.shape
     N = int(np.prod(grid))
     if n == N + 1: tokens = tokens[:, 1:]
-    elif n != N: raise ConfigError(f"{n} tokens do not fit the grid {tuple(grid)} of {N} patches (or {N} + a CLS token)")
+    elif n != N: raise ConfigError(f"{n} tokens do not fit the grid {tuple(grid)} of {N} patches (or {N} + a CLS token)"
+                                   + ("; a global view's own token (global_view_as: token) is one more: leave it out" if n == N + 2 else ""))
     return tokens.transpose(1, 2).reshape(B, C, *grid)      # (B, N, C) -> (B, C, g1, g2, ...)
 
 def upsample_map(cam: torch.Tensor,                      # (B, *grid) coarse map; a space-time grid (B, x, y, z, t) is averaged over time
