@@ -407,7 +407,7 @@ DESIGNS = {
     # view each patch token receives is about ten times the size of the token's own part (the patch projection of the
     # stem's features) and varies from image to image about forty times as much, so in the tower's layer norms the
     # stem's features, which read image quality before, become a small part of every token. `global_view_as: token`
-    # (05_embed, now its default) makes the view one more token after the patches, with its own position (17 image
+    # (05_embed) makes the view one more token after the patches, with its own position (17 image
     # tokens instead of 16), as InternVL's and LLaVA-NeXT's thumbnail, and leaves the patch tokens as they were.
     # Standardised as the design before last (no dropout). Same rule (above the majority on more than 10 of the 12
     # answerable pairs on val, within the budget).
