@@ -363,6 +363,16 @@ def dotlist_overrides(value,                      # a list of KEY=VALUE strings,
             raise ConfigError(f"parameter {parameter!r}: {item!r} is not KEY=VALUE (e.g. trainer.max_steps=10)")
     return list(value)
 
+# %% ../nbs/07a_run.ipynb #6ca692bb
+def _check_global_view(cfg, m: str, section):
+    "`model.<m>.global_view*` against each other, the image and the batch (05_embed's `GlobalView`), naming the key."
+    for k in ("global_view_standardize", "global_view_dropout", "global_view_rank"):
+        if section[k] and not section.global_view: raise ConfigError(f"config key 'model.{m}.{k}' needs a view (model.{m}.global_view: cells per axis)")
+    if section.global_view_standardize and cfg.trainer.per_device_train_batch_size < 2:
+        raise ConfigError(f"config key 'model.{m}.global_view_standardize' needs batches of 2 or more images (trainer.per_device_train_batch_size)")
+    if section.global_view > min(cfg.dataset[m].img_size):
+        raise ConfigError(f"config key 'model.{m}.global_view': {section.global_view} cells per axis is more than the image's smallest side ({min(cfg.dataset[m].img_size)})")
+
 # %% ../nbs/07a_run.ipynb #88664dfa
 def _register_cohorts(path):
     "Register a `cohorts:` preset file of the config; a missing or broken file is a `ConfigError` naming it."
@@ -417,12 +427,7 @@ def resolve_config(config: str | os.PathLike | dict | DictConfig | None = None, 
             raise ConfigError(f"config key 'model.{m}.patch_size' must have {spec.spatial_dims + spec.temporal} sizes, not {list(section.patch_size)}")
         if section.stem_pool != "max+mean" and not section.stem:
             raise ConfigError(f"config key 'model.{m}.stem_pool': {section.stem_pool!r} needs a stem (model.{m}.stem: channels)")
-        for k in ("global_view_standardize", "global_view_dropout", "global_view_rank"):
-            if section[k] and not section.global_view: raise ConfigError(f"config key 'model.{m}.{k}' needs a view (model.{m}.global_view: cells per axis)")
-        if section.global_view_standardize and cfg.trainer.per_device_train_batch_size < 2:
-            raise ConfigError(f"config key 'model.{m}.global_view_standardize' needs batches of 2 or more images (trainer.per_device_train_batch_size)")
-        if section.global_view > min(cfg.dataset[m].img_size):
-            raise ConfigError(f"config key 'model.{m}.global_view': {section.global_view} cells per axis is more than the image's smallest side ({min(cfg.dataset[m].img_size)})")
+        _check_global_view(cfg, m, section)
         cfg.model[m] = section
     return cfg
 
