@@ -81,6 +81,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from brainvlm.embed import VIEW_OPTIONS
 from brainvlm.evaluate import wilson_interval
 from brainvlm.vqa2d import SYNTH_CATEGORIES, ingest_vqa, make_vqa_cohort, question_set, sector_mask
 
@@ -452,11 +453,7 @@ def design_config(name: str, work: Path, category: str = "femur") -> dict:
     cfg["dataset"]["image2d"]["manifest"] = [str(root / "manifest_{split}.json")]
     cfg["model"]["image2d"]["stem"] = d["stem"]
     if "stem_pool" in d: cfg["model"]["image2d"]["stem_pool"] = d["stem_pool"]
-    if "global_view" in d: cfg["model"]["image2d"]["global_view"] = d["global_view"]
-    if "global_view_as" in d: cfg["model"]["image2d"]["global_view_as"] = d["global_view_as"]
-    if "global_view_rank" in d: cfg["model"]["image2d"]["global_view_rank"] = d["global_view_rank"]
-    if "global_view_standardize" in d: cfg["model"]["image2d"]["global_view_standardize"] = d["global_view_standardize"]
-    if "global_view_dropout" in d: cfg["model"]["image2d"]["global_view_dropout"] = d["global_view_dropout"]
+    cfg["model"]["image2d"] |= {k: d[k] for k in ("global_view", *VIEW_OPTIONS) if k in d}
     if "patch" in d: cfg["model"]["image2d"]["patch_size"] = [d["patch"]] * 2
     if "hf_name" in d: cfg["model"]["hf_name"] = d["hf_name"]
     if "vision_warmup_steps" in d: cfg["trainer"]["vision_warmup_steps"] = d["vision_warmup_steps"]

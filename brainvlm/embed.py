@@ -16,10 +16,10 @@ from torch import nn
 from .core import ConfigError, DataError, get_modality
 
 # %% auto #0
-__all__ = ['PATCH_POLICIES', 'PATCH_IMPLS', 'VIEW_MODES', 'STEM_STRIDE', 'STEM_POOLS', 'EMBED_BENCH_CASES', 'TINY_MODALITIES',
-           'PatchLayout', 'modality_layout', 'pad_to_layout', 'patchify', 'PatchEmbedding', 'conv_patches',
-           'pooled_stem', 'GlobalView', 'time_patch_embedding', 'compare_patch_impls', 'normalize_modality_config',
-           'check_modality', 'visual_token_count', 'ModalityPatchEmbedding']
+__all__ = ['PATCH_POLICIES', 'PATCH_IMPLS', 'STEM_STRIDE', 'STEM_POOLS', 'VIEW_MODES', 'VIEW_OPTIONS', 'EMBED_BENCH_CASES',
+           'TINY_MODALITIES', 'PatchLayout', 'modality_layout', 'pad_to_layout', 'patchify', 'PatchEmbedding',
+           'conv_patches', 'pooled_stem', 'GlobalView', 'time_patch_embedding', 'compare_patch_impls',
+           'normalize_modality_config', 'check_modality', 'visual_token_count', 'ModalityPatchEmbedding']
 
 # %% ../nbs/05_embed.ipynb #dfa17d21
 PATCH_POLICIES = ("error", "pad")
@@ -74,6 +74,11 @@ class PatchLayout:
     @property
     def input_shape(self) -> tuple[int, ...]: return (self.channels, *self.size)
 
+    def check_input(self, x: torch.Tensor):
+        "A `DataError` unless `x` is a batch of inputs of this layout: `(B, *input_shape)`."
+        if tuple(x.shape[1:]) != self.input_shape:
+            raise DataError(f"expected pixel_values of shape (B, {', '.join(map(str, self.input_shape))}), got {tuple(x.shape)}")
+
 # %% ../nbs/05_embed.ipynb #2a38942e
 def modality_layout(modality: str,                        # a key of `MODALITIES`
                     img_size: Sequence[int] | None = None,   # spatial grid; default: the modality's
@@ -109,7 +114,6 @@ def patchify(x: torch.Tensor, patch: Sequence[int]) -> torch.Tensor:
 
 # %% ../nbs/05_embed.ipynb #21ea14d4
 PATCH_IMPLS = ("linear", "conv")
-VIEW_MODES = ("sum", "token")   # a global view: added to every patch token, or one more token after the patches
 class PatchEmbedding(nn.Module):
     "Embed one modality: `(B, C, *size)` -> `(B, [CLS] + N patches [+ view], dim)`, with learned position embeddings."
     def __init__(self, layout: PatchLayout,   # input size, patch, channels, pad policy
@@ -118,11 +122,8 @@ class PatchEmbedding(nn.Module):
                  impl: str = "linear",         # "linear" (patchify + matmul) or "conv" (strided convolution)
                  stem: int = 0,                # channels of a convolutional stem (0: none, the linear patch of CLIP/LLaVA)
                  stem_pool: str = "max+mean",  # how a patch's stem cells reach the projection: pooled, or every cell in place (`STEM_POOLS`)
-                 global_view: int = 0,         # cells per axis of a coarse view of the whole image (0: none; `GlobalView`)
-                 global_view_as: str = "sum",             # the view added to every patch token, or as its own token (`VIEW_MODES`)
-                 global_view_standardize: bool = False,   # the view's cells standardised over the images first
-                 global_view_dropout: float = 0.0,        # dropout on the view's cells in training
-                 global_view_rank: int = 0):              # the view's projection through this many dimensions (0: full rank)
+                 global_view: int = 0,         # cells per axis of a coarse view of the whole image (0: none)
+                 **view):                      # the view's options (`GlobalView`: standardize, dropout, rank, mode)
         super().__init__()
         if impl not in PATCH_IMPLS: raise ConfigError(f"patch embedding impl must be one of {PATCH_IMPLS}, not {impl!r}")
         if stem_pool != "max+mean" and not stem: raise ConfigError(f"stem_pool {stem_pool!r} needs a stem (stem: channels)")
@@ -132,11 +133,9 @@ class PatchEmbedding(nn.Module):
             self.stem, self.proj_layout = _conv_stem(layout, stem), _stem_layout(layout, stem, stem_pool)
         self.weight = nn.Parameter(torch.empty(dim, self.proj_layout.patch_dim))   # (dim, C*prod(patch)), one tensor for both impls
         self.bias = nn.Parameter(torch.empty(dim))
-        if global_view_as not in VIEW_MODES: raise ConfigError(f"global_view_as must be one of {VIEW_MODES}, not {global_view_as!r}")
-        if (global_view_standardize or global_view_dropout or global_view_rank) and not global_view:
-            raise ConfigError("global_view_standardize, _dropout and _rank need a global_view (cells per axis)")
-        self.global_view = GlobalView(layout, global_view, dim, global_view_standardize, global_view_dropout, global_view_rank) if global_view else None
-        self.view_token = bool(global_view) and global_view_as == "token"
+        if view and not global_view: raise ConfigError(f"{', '.join(view)} need a global_view (cells per axis)")
+        self.global_view = GlobalView(layout, global_view, dim, **view) if global_view else None
+        self.view_token = self.global_view is not None and self.global_view.mode == "token"
         self.position_embedding = nn.Parameter(torch.empty(1, self.num_positions, dim))
         self.class_embedding = nn.Parameter(torch.empty(dim)) if cls_token else None
         self.reset_parameters()
@@ -144,8 +143,7 @@ class PatchEmbedding(nn.Module):
     def reset_parameters(self, std: float = 0.02):
         "The projection like `nn.Linear` (U(±1/√fan_in): token scale independent of patch size); position and CLS embeddings N(0, std) truncated."
         bound = 1 / math.sqrt(self.proj_layout.patch_dim)
-        nn.init.uniform_(self.weight, -bound, bound)
-        nn.init.uniform_(self.bias, -bound, bound)
+        for t in (self.weight, self.bias): nn.init.uniform_(t, -bound, bound)
         nn.init.trunc_normal_(self.position_embedding, std=std)
         if self.class_embedding is not None: nn.init.trunc_normal_(self.class_embedding, std=std)
         for m in [*(self.stem or ()), *([self.global_view] if self.global_view else [])]:   # the stem's convolutions: PyTorch's own init
@@ -154,15 +152,9 @@ class PatchEmbedding(nn.Module):
     @property
     def num_positions(self) -> int: return self.layout.num_patches + int(self.has_cls) + int(self.view_token)
 
-    def check_input(self, x: torch.Tensor):
-        if tuple(x.shape[1:]) != self.layout.input_shape:
-            raise DataError(f"expected pixel_values of shape (B, {', '.join(map(str, self.layout.input_shape))}), "
-                            f"got {tuple(x.shape)}")
-
     def project(self, x: torch.Tensor, impl: str | None = None) -> torch.Tensor:
         "The patch tokens without position embeddings: `(B, C, *size)` -> `(B, N, dim)`."
-        self.check_input(x)
-        impl = impl or self.impl
+        self.layout.check_input(x); impl = impl or self.impl
         x = x.to(self.weight.dtype)                                       # fp16 pixels from the cache: converted here, on the device
         view = self.global_view(x)[:, None] if self.global_view is not None and not self.view_token else 0   # (B, 1, dim): the same for every token
         x = pad_to_layout(x, self.layout)
@@ -178,9 +170,7 @@ class PatchEmbedding(nn.Module):
         return tokens + self.position_embedding
 
     def extra_repr(self) -> str:
-        l = self.layout
-        stem = f", stem={self.stem[0].out_channels}, stem_pool={self.stem_pool!r}" if self.stem is not None else ""
-        stem += f", global_view={self.global_view.side} as {'token' if self.view_token else 'sum'}" if self.global_view is not None else ""
+        l, stem = self.layout, f", stem={self.stem[0].out_channels}, stem_pool={self.stem_pool!r}" if self.stem is not None else ""
         return f"size={l.size}, patch={l.patch}, channels={l.channels}, dim={self.dim}, tokens={self.num_positions}, impl={self.impl!r}{stem}"
 
 # %% ../nbs/05_embed.ipynb #f0e17968
@@ -240,19 +230,25 @@ def _conv_stem(layout: PatchLayout, stem: int) -> nn.Sequential:
                          conv(stem, stem, 3, stride=2, padding=1), nn.GELU())
 
 # %% ../nbs/05_embed.ipynb #f4276381
+VIEW_MODES = ("sum", "token")   # a global view: added to every patch token, or one more token after the patches
+VIEW_OPTIONS = {"global_view_standardize": "standardize", "global_view_dropout": "dropout",   # config key -> `GlobalView` option
+                "global_view_rank": "rank", "global_view_as": "mode"}
+
 class GlobalView(nn.Module):
     "The whole image averaged down to `side` cells per spatial axis (and over its frames) and projected linearly: `(B, C, *size)` -> `(B, dim)`."
     def __init__(self, layout: PatchLayout, side: int, dim: int,
                  standardize: bool = False,    # each cell standardised over the images (batch statistics; running ones in eval)
                  dropout: float = 0.0,         # dropout on the cells in training (on standardised inputs of a linear map: a ridge penalty)
-                 rank: int = 0):               # the projection through `rank` dimensions first (0: full rank)
+                 rank: int = 0,                # the projection through `rank` dimensions first (0: full rank)
+                 mode: str = "sum"):           # how `PatchEmbedding` hands it on: added to every patch token, or as a token (`VIEW_MODES`)
         super().__init__()
         self.spatial = len(layout.patch) if len(layout.patch) < 4 else 3
         smallest = min(layout.size[:self.spatial])
         if not 1 <= side <= smallest: raise ConfigError(f"global_view must be between 1 and the image's smallest side ({smallest}), not {side}")
         if not 0 <= dropout < 1: raise ConfigError(f"global_view_dropout must be in [0, 1), not {dropout}")
         if rank < 0: raise ConfigError(f"global_view_rank must be >= 0, not {rank}")
-        self.side, cells = side, layout.channels * side ** self.spatial
+        if mode not in VIEW_MODES: raise ConfigError(f"global_view_as must be one of {VIEW_MODES}, not {mode!r}")
+        self.side, self.mode, cells = side, mode, layout.channels * side ** self.spatial
         self.norm = nn.BatchNorm1d(cells, affine=False) if standardize else None
         self.dropout, self.down = nn.Dropout(dropout), nn.Linear(cells, rank, bias=False) if rank else None
         self.proj = nn.Linear(rank or cells, dim)
@@ -268,7 +264,8 @@ class GlobalView(nn.Module):
             nn.init.normal_(layer.weight, std=std)
             if layer.bias is not None: nn.init.zeros_(layer.bias)
         if self.norm is not None: self.norm.reset_running_stats()
-        if self.norm is not None: self.norm.reset_running_stats()
+
+    def extra_repr(self) -> str: return f"side={self.side}, mode={self.mode!r}"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() - 2 > self.spatial: x = x.mean(-1)                        # fMRI (B, C, D, H, W, T) -> (B, C, D, H, W)
@@ -321,8 +318,7 @@ def normalize_modality_config(modalities: Mapping[str, Mapping] | Sequence[str])
     out = {}
     for name, opts in modalities.items():
         opts = dict(opts or {})
-        unknown = set(opts) - {"img_size", "patch_size", "sequence_length", "channels", "stem", "stem_pool", "global_view", "global_view_standardize",
-                               "global_view_dropout", "global_view_as", "global_view_rank"}
+        unknown = set(opts) - {"img_size", "patch_size", "sequence_length", "channels", "stem", "stem_pool", "global_view", *VIEW_OPTIONS}
         if unknown: raise ConfigError(f"{name}: unknown patch embedding option(s) {sorted(unknown)}")
         layout = modality_layout(name, opts.get("img_size"), opts.get("patch_size"), opts.get("sequence_length"),
                                  opts.get("channels", 1), policy="pad")        # the policy is checked per model below
@@ -336,13 +332,12 @@ def normalize_modality_config(modalities: Mapping[str, Mapping] | Sequence[str])
             _stem_layout(layout, int(opts["stem"]), pool)                      # checks the patch and the pooling
             out[name]["stem"] = int(opts["stem"])
             if pool != "max+mean": out[name]["stem_pool"] = pool               # the default is left out: configs saved before read the same
-        view = {k: opts[k] for k in ("global_view_standardize", "global_view_dropout", "global_view_rank") if opts.get(k)}
-        if opts.get("global_view_as", "sum") not in VIEW_MODES: raise ConfigError(f"{name}: global_view_as must be one of {VIEW_MODES}, not {opts['global_view_as']!r}")
-        if opts.get("global_view_as", "sum") != "sum": view["global_view_as"] = opts["global_view_as"]
+        view = {k: opts[k] for k in VIEW_OPTIONS if opts.get(k) and opts[k] != "sum"}   # options at their defaults are left out
         if view and not opts.get("global_view"): raise ConfigError(f"{name}: {', '.join(view)} need a global_view (cells per axis)")
         if opts.get("global_view"):
-            GlobalView(layout, int(opts["global_view"]), 1, dropout=float(opts.get("global_view_dropout", 0)), rank=int(opts.get("global_view_rank", 0)))   # checks them
-            out[name] |= {"global_view": int(opts["global_view"]), **view}   # options at their defaults are left out
+            try: GlobalView(layout, int(opts["global_view"]), 1, **{VIEW_OPTIONS[k]: v for k, v in view.items()})   # checks them
+            except ConfigError as e: raise ConfigError(f"{name}: {e}") from None
+            out[name] |= {"global_view": int(opts["global_view"]), **view}
     return out
 
 # %% ../nbs/05_embed.ipynb #d43e6fcf
@@ -375,8 +370,7 @@ class ModalityPatchEmbedding(nn.Module):
         self.embeddings = nn.ModuleDict({
             name: PatchEmbedding(modality_layout(name, o["img_size"], o["patch_size"], o.get("sequence_length"),
                                                  o["channels"], policy), dim, cls_token, impl, o.get("stem", 0),
-                                   o.get("stem_pool", "max+mean"), o.get("global_view", 0), o.get("global_view_as", "sum"),
-                                   o.get("global_view_standardize", False), o.get("global_view_dropout", 0.0), o.get("global_view_rank", 0))
+                                   o.get("stem_pool", "max+mean"), o.get("global_view", 0), **{VIEW_OPTIONS[k]: o[k] for k in VIEW_OPTIONS if k in o})
             for name, o in self.config.items()})
 
     @property

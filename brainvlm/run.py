@@ -19,7 +19,7 @@ from .core import _check_no_secrets
 from .cohorts import (Manifest, QUESTION_KINDS, cohort_settings, compute_cohort_stats, load_manifest, load_stats,
                               preprocessing_for, register_cohorts)
 from .data import InterleaveDataset, ModalityCollator, dataset_for
-from .embed import PATCH_IMPLS, PATCH_POLICIES, STEM_POOLS, VIEW_MODES
+from .embed import PATCH_IMPLS, PATCH_POLICIES, STEM_POOLS, VIEW_MODES, VIEW_OPTIONS
 
 # %% auto #0
 __all__ = ['RESERVED_TRAINER_KEYS', 'RULES', 'LOCK_NAME', 'DatasetSection', 'PatchSection', 'ModelSection', 'LoraSection',
@@ -366,8 +366,8 @@ def dotlist_overrides(value,                      # a list of KEY=VALUE strings,
 # %% ../nbs/07a_run.ipynb #6ca692bb
 def _check_global_view(cfg, m: str, section):
     "`model.<m>.global_view*` against each other, the image and the batch (05_embed's `GlobalView`), naming the key."
-    for k in ("global_view_standardize", "global_view_dropout", "global_view_rank"):
-        if section[k] and not section.global_view: raise ConfigError(f"config key 'model.{m}.{k}' needs a view (model.{m}.global_view: cells per axis)")
+    for k in VIEW_OPTIONS:
+        if section[k] and section[k] != "sum" and not section.global_view: raise ConfigError(f"config key 'model.{m}.{k}' needs a view (model.{m}.global_view: cells per axis)")
     if section.global_view_standardize and cfg.trainer.per_device_train_batch_size < 2:
         raise ConfigError(f"config key 'model.{m}.global_view_standardize' needs batches of 2 or more images (trainer.per_device_train_batch_size)")
     if section.global_view > min(cfg.dataset[m].img_size):
@@ -494,10 +494,7 @@ def model_modalities(cfg) -> dict:
         if cfg.model[m].stem: o["stem"] = int(cfg.model[m].stem)
         if cfg.model[m].stem_pool != "max+mean": o["stem_pool"] = cfg.model[m].stem_pool
         if cfg.model[m].global_view: o["global_view"] = int(cfg.model[m].global_view)
-        if cfg.model[m].global_view_as != "sum": o["global_view_as"] = cfg.model[m].global_view_as
-        if cfg.model[m].global_view_standardize: o["global_view_standardize"] = True
-        if cfg.model[m].global_view_dropout: o["global_view_dropout"] = float(cfg.model[m].global_view_dropout)
-        if cfg.model[m].global_view_rank: o["global_view_rank"] = int(cfg.model[m].global_view_rank)
+        o |= {k: cfg.model[m][k] for k in VIEW_OPTIONS if cfg.model[m][k] and cfg.model[m][k] != "sum"}   # the defaults left out
         out[m] = o
     return out
 
