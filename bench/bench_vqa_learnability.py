@@ -40,6 +40,7 @@ Usage::
     OMP_NUM_THREADS=1 .venv/bin/python bench/bench_vqa_learnability.py --probe DIR/runs/stem8
     OMP_NUM_THREADS=2 .venv/bin/python bench/bench_vqa_learnability.py --answer-probe DIR/runs/llava-stem8-400img-warmup-abdomen
     OMP_NUM_THREADS=2 .venv/bin/python bench/bench_vqa_learnability.py --design llava-stem8-400img --plain quality 4000 [--warm-up 800] [--work DIR]
+    OMP_NUM_THREADS=1 .venv/bin/python bench/bench_vqa_learnability.py --design llava-stem8-400img-warmup --category abdomen --warm-up-only 2000 [--work DIR]
     OMP_NUM_THREADS=1 .venv/bin/python bench/bench_vqa_learnability.py --sanity [tiny-llava] [--tasks noise noise-distractor] [--stems 8] [--pool 70]
 
 The first prints one table per size and writes `<out>/vqa_learnability.json`; the second trains one design (its cohort
@@ -47,8 +48,9 @@ and run under DIR) and adds its val scores, and its val answer loss with each im
 (`image_dependence`: equal losses mean the image is not read), to `<out>/vqa_designs.json`; the third prints that probe
 for a trained run (`--answer-probe`: `answer_probe`, whether the image features a run's language model receives hold
 each closed question's answer for its val images); the fourth (`plain_question`) trains a design's model on one question of its cohort by the plain
-loop of the fifth, without the trainer, writing `<out>/vqa_plain_<design>_<question>[_warmup<N>].json` (with `--warm-up N`,
-after N steps of `warm_up_vision` on that question). The fifth (`sanity`) asks
+loop of the sixth, without the trainer, writing `<out>/vqa_plain_<design>_<question>[_warmup<N>].json` (with `--warm-up N`,
+after N steps of `warm_up_vision` on that question); the fifth (`warm_up_only`) runs a design's vision warm-up alone and
+probes the mean image token on val before and after it (`feature_probe`), writing `<out>/vqa_warmup_<design>_<preset>_<category>_<steps>.json`. The sixth (`sanity`) asks
 whether the model's image path can learn at all, away from the cohort: the
 quickstart's model, trained (600 steps of 8, AdamW 1e-3, as the trainer clips) on one question whose answer is a toy
 property of random 64² images, either their brightness (uniform noise in [0, 0.5] or [0.5, 1]: "Bright." / "Dark.") or
@@ -452,6 +454,18 @@ DESIGNS = {
                                                                  global_view_standardize=True, global_view_rank=8, global_view_drop_path=0.5,
                                                                  epochs=6, vision_warmup_steps=2000, hf_name="tiny-llava",
                                                                  why="the quickstart's design, its view left out of half the training images"),
+    # Measured on abdomen and trans_thalamic (val, n = 59, 1 thread each, two at a time; 215 and 211 s): abdomen quality
+    # still lost (0.508 against 0.542), and trans_thalamic structures lost again (0.712, the majority's answer to every
+    # image); orientation (0.763 against 0.644), gestational age in both, trans_thalamic quality (0.932 against 0.559)
+    # and abdomen recommendation (0.373 against 0.356) above: 5 of those 7, at most 10 of 12, not adopted, femur not
+    # measured. `--answer-probe`: quality not in the mean image token (0.559 [0.433, 0.678]).
+    # Then `--warm-up-only 2000` (the warm-up alone, a probe of the mean image token on val before and after it), on the
+    # adopted design and on llava-stem8-400img-warmup (no view), one thread each, two at a time: the untrained vision
+    # path already holds abdomen quality (probe 0.898 against the majority's 0.542; trans_thalamic 0.763 against 0.559),
+    # and the warm-up, which has a quality head of its own, leaves less of it, with the view and without (abdomen 0.695
+    # and 0.441, trans_thalamic 0.644 and 0.661). So the view is not what loses quality in the warm-up; without the view
+    # the language model's training brings it back (val 0.949 for llava-stem8-400img-warmup), with it not. Not a design;
+    # no further design was written this session.
 }
 
 
@@ -521,11 +535,19 @@ def answer_probe(run: Path) -> dict:
     order), fitted on the run's training images and scored on its val images, beside the majority answer. High probe
     accuracy with the run's own val answers at the majority means the language model does not read what it is given.
     Each probe accuracy comes with its 95% Wilson interval."""
-    from brainvlm.evaluate import load_run, wilson_interval
-    from brainvlm.run import build_datasets, load_run_config
+    from brainvlm.evaluate import load_run
+    from brainvlm.run import load_run_config
+    cfg = load_run_config(run); model, proc = load_run(run)
+    return feature_probe(model, proc, cfg)
+
+
+@torch.no_grad()
+def feature_probe(model, proc, cfg, pools=("mean", "tokens")) -> dict:
+    "`answer_probe` of a model in memory, with the datasets of its run config `cfg` (its training mode is restored)."
+    from brainvlm.evaluate import wilson_interval
+    from brainvlm.run import build_datasets
     from brainvlm.trainer import answer_classes, image_features
-    cfg = load_run_config(run); model, proc = load_run(run); model.eval()
-    text = proc.conversation_tokenizer(max_seq_length=cfg.max_seq_length)
+    text = proc.conversation_tokenizer(max_seq_length=cfg.max_seq_length); was_training = model.training; model.eval()
     parts = {s: next(iter(build_datasets(cfg, text, s).datasets.values())) for s in ("train", "val")}
     data = {}                                            # split -> (features per pool, {question: answers per image})
     for split, ds in parts.items():
@@ -535,14 +557,14 @@ def answer_probe(run: Path) -> dict:
         records = list(first)
         x = torch.stack([ds.load(first[r]) for r in records])
         feats = {pool: np.concatenate([image_features(model, x[b:b + 32], ds.modality, pool).float().numpy() for b in range(0, len(x), 32)])
-                 for pool in ("mean", "tokens")}
+                 for pool in pools}
         data[split] = (feats, {t: [a.get(r) for r in records] for t, a in answers.items()})
-    out = {}
+    model.train(was_training); out = {}
     for t in answer_classes(parts["train"]):
         ytr, yva = (np.array(data[s][1][t], dtype=object) for s in ("train", "val"))
         majority = pd.Series(ytr).mode()[0]
         row = {"majority": round(float((yva == majority).mean()), 3), "n_val": int(len(yva))}
-        for pool in ("mean", "tokens"):
+        for pool in pools:
             right = int((logistic(data["train"][0][pool], ytr, data["val"][0][pool], 0.1) == yva).sum())
             row[f"probe_{pool}"] = round(right / len(yva), 3)
             row[f"probe_{pool}_ci"] = [round(v, 3) for v in wilson_interval(right, len(yva))]
@@ -712,18 +734,19 @@ def plain_question(name: str, question: str, steps: int, work: Path, seed: int =
 
 def warm_up_only(name: str, steps: int, work: Path, category: str = "femur", hf_name: str | None = None, standardize: bool = False) -> dict:
     """The vision warm-up of a design's model alone (`warm_up_vision`, as the design sets it up; `standardize` turns
-    standardised heads on) on one category's training images: how fast it fits them."""
+    standardised heads on) on one category's training images: how fast it fits them, and `feature_probe` of the mean
+    image token before and after it (does what the warm-up leaves hold each answer for the val images?)."""
     from brainvlm.run import build_datasets, config_stats, load_model, resolve_config
     from brainvlm.trainer import warm_up_vision
     cfg = design_config(name, work, category)
     if hf_name: cfg["model"]["hf_name"] = hf_name
     cfg = resolve_config(cfg); model, proc = load_model(cfg)
     train = build_datasets(cfg, proc.conversation_tokenizer(max_seq_length=cfg.max_seq_length), "train", config_stats(cfg))
-    t0 = time.perf_counter()
+    before = feature_probe(model, proc, cfg, pools=("mean",)); t0 = time.perf_counter()
     warm = warm_up_vision(model, train, steps, cfg.trainer.vision_warmup_lr, cfg.trainer.per_device_train_batch_size, cfg.seed,
                           pool=cfg.trainer.vision_warmup_pool, standardize=standardize or cfg.trainer.vision_warmup_standardize, progress=False)
     return {"design": name, "category": category, "hf_name": cfg.model.hf_name, "threads": torch.get_num_threads(),
-            "seconds": round(time.perf_counter() - t0, 1), **warm}
+            "seconds": round(time.perf_counter() - t0, 1), **warm, "probe_before": before, "probe_after": feature_probe(model, proc, cfg, pools=("mean",))}
 
 
 def main(argv=None):
@@ -739,7 +762,7 @@ def main(argv=None):
     ap.add_argument("--pool", type=int, default=0, help="--sanity: train on this many fixed images instead of new ones each step")
     ap.add_argument("--plain", nargs=2, metavar=("QUESTION", "STEPS"), help="with --design: train its model on one question by a plain loop instead")
     ap.add_argument("--warm-up", type=int, default=0, metavar="STEPS", help="with --plain: warm the vision path up on the question first (warm_up_vision)")
-    ap.add_argument("--warm-up-only", type=int, default=0, metavar="STEPS", help="with --design: run its vision warm-up alone, print how fast it fits")
+    ap.add_argument("--warm-up-only", type=int, default=0, metavar="STEPS", help="with --design: run its vision warm-up alone, print how fast it fits and a probe of the mean image token before and after")
     ap.add_argument("--hf-name", default=None, help="--warm-up-only: another tiny preset than the design's")
     ap.add_argument("--standardize", action="store_true", help="--warm-up-only: heads on batch-standardised features")
     ap.add_argument("--design", choices=list(DESIGNS), help="train and score one VQA demo design on one category's val images instead")
@@ -768,6 +791,8 @@ def main(argv=None):
         if a.warm_up_only:
             res = warm_up_only(a.design, a.warm_up_only, work, a.category, a.hf_name, a.standardize)
             print({k: res[k] for k in ("hf_name", "steps", "standardize", "loss_first", "loss_last", "accuracy_first", "accuracy_last", "seconds")})
+            print(pd.DataFrame({"majority": {t: r["majority"] for t, r in res["probe_before"].items()},
+                                **{f"probe_mean_{w}": {t: r["probe_mean"] for t, r in res[f"probe_{w}"].items()} for w in ("before", "after")}}).to_markdown())
             out = Path(a.out) / f"vqa_warmup_{a.design}_{res['hf_name']}_{a.category}_{a.warm_up_only}{'_std' if res['standardize'] else ''}.json"
             out.parent.mkdir(parents=True, exist_ok=True); out.write_text(json.dumps(res, indent=1)); return print(f"wrote {out}")
         if a.plain:
