@@ -232,7 +232,7 @@ def _conv_stem(layout: PatchLayout, stem: int) -> nn.Sequential:
 # %% ../nbs/05_embed.ipynb #f4276381
 VIEW_MODES = ("sum", "token")   # a global view: added to every patch token, or one more token after the patches
 VIEW_OPTIONS = {"global_view_standardize": "standardize", "global_view_dropout": "dropout",   # config key -> `GlobalView` option
-                "global_view_rank": "rank", "global_view_drop_path": "drop_path", "global_view_as": "mode"}
+                "global_view_rank": "rank", "global_view_drop_path": "drop_path", "global_view_norm": "out_norm", "global_view_as": "mode"}
 
 class GlobalView(nn.Module):
     "The whole image averaged down to `side` cells per spatial axis (and over its frames) and projected linearly: `(B, C, *size)` -> `(B, dim)`."
@@ -241,6 +241,7 @@ class GlobalView(nn.Module):
                  dropout: float = 0.0,         # dropout on the cells in training (on standardised inputs of a linear map: a ridge penalty)
                  rank: int = 0,                # the projection through `rank` dimensions first (0: full rank)
                  drop_path: float = 0.0,       # the whole view left out of an image with this probability in training
+                 out_norm: float = 0.0,        # each image's view scaled to this norm (0: as projected)
                  mode: str = "sum"):           # how `PatchEmbedding` hands it on: added to every patch token, or as a token (`VIEW_MODES`)
         super().__init__()
         self.spatial = len(layout.patch) if len(layout.patch) < 4 else 3
@@ -249,8 +250,9 @@ class GlobalView(nn.Module):
         if not 0 <= dropout < 1: raise ConfigError(f"global_view_dropout must be in [0, 1), not {dropout}")
         if rank < 0: raise ConfigError(f"global_view_rank must be >= 0, not {rank}")
         if not 0 <= drop_path < 1: raise ConfigError(f"global_view_drop_path must be in [0, 1), not {drop_path}")
+        if out_norm < 0: raise ConfigError(f"global_view_norm must be >= 0, not {out_norm}")
         if mode not in VIEW_MODES: raise ConfigError(f"global_view_as must be one of {VIEW_MODES}, not {mode!r}")
-        self.side, self.mode, self.drop_path, cells = side, mode, drop_path, layout.channels * side ** self.spatial
+        self.side, self.mode, self.drop_path, self.out_norm, cells = side, mode, drop_path, out_norm, layout.channels * side ** self.spatial
         self.norm = nn.BatchNorm1d(cells, affine=False) if standardize else None
         self.dropout, self.down = nn.Dropout(dropout), nn.Linear(cells, rank, bias=False) if rank else None
         self.proj = nn.Linear(rank or cells, dim)
@@ -278,6 +280,7 @@ class GlobalView(nn.Module):
             v = F.batch_norm(v.to(n.running_mean.dtype), n.running_mean, n.running_var, training=self.training and len(v) > 1,
                              momentum=n.momentum, eps=n.eps).to(x.dtype)
         v = self.proj(self.down(self.dropout(v)) if self.down is not None else self.dropout(v))   # (B, cells) [-> (B, rank)] -> (B, dim)
+        if self.out_norm: v = F.normalize(v, dim=-1) * self.out_norm        # its size fixed: only its direction varies with the image
         if not (self.training and self.drop_path): return v
         keep = torch.rand(len(v), 1, device=v.device) >= self.drop_path      # drop-path on the view as a branch; survivors scaled up
         return v * keep.to(v.dtype) / (1 - self.drop_path)
