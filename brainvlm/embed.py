@@ -129,13 +129,11 @@ class PatchEmbedding(nn.Module):
         if stem_pool != "max+mean" and not stem: raise ConfigError(f"stem_pool {stem_pool!r} needs a stem (stem: channels)")
         self.layout, self.dim, self.impl, self.has_cls = layout, dim, impl, cls_token
         self.stem, self.stem_pool, self.proj_layout = None, stem_pool, layout  # what the projection cuts into patches
-        if stem:                                                              # ... with a stem: its features of each patch
-            self.stem, self.proj_layout = _conv_stem(layout, stem), _stem_layout(layout, stem, stem_pool)
-        self.weight = nn.Parameter(torch.empty(dim, self.proj_layout.patch_dim))   # (dim, C*prod(patch)), one tensor for both impls
-        self.bias = nn.Parameter(torch.empty(dim))
+        if stem: self.stem, self.proj_layout = _conv_stem(layout, stem), _stem_layout(layout, stem, stem_pool)   # ... with a stem: its features of each patch
+        self.weight, self.bias = nn.Parameter(torch.empty(dim, self.proj_layout.patch_dim)), nn.Parameter(torch.empty(dim))   # (dim, C*prod(patch)): both impls
         if view and not global_view: raise ConfigError(f"{', '.join(view)} need a global_view (cells per axis)")
         self.global_view = GlobalView(layout, global_view, dim, **view) if global_view else None
-        self.view_token = self.global_view is not None and self.global_view.mode == "token"
+        self.view_mode = self.global_view.mode if self.global_view is not None else None   # `VIEW_MODES`, or None
         self.position_embedding = nn.Parameter(torch.empty(1, self.num_positions, dim))
         self.class_embedding = nn.Parameter(torch.empty(dim)) if cls_token else None
         self.reset_parameters()
@@ -150,13 +148,15 @@ class PatchEmbedding(nn.Module):
             if hasattr(m, "reset_parameters"): m.reset_parameters()
 
     @property
-    def num_positions(self) -> int: return self.layout.num_patches + int(self.has_cls) + int(self.view_token)
+    def num_positions(self) -> int: return self.layout.num_patches + int(self.has_cls) + int(self.view_mode == "token")
+
+    def late_view(self, x: torch.Tensor) -> torch.Tensor | None: return self.global_view(x.to(self.weight.dtype))[:, None] if self.view_mode == "late" else None   # (B, 1, dim): for the model to hand on after the tower (06a_llava)
 
     def project(self, x: torch.Tensor, impl: str | None = None) -> torch.Tensor:
         "The patch tokens without position embeddings: `(B, C, *size)` -> `(B, N, dim)`."
         self.layout.check_input(x); impl = impl or self.impl
         x = x.to(self.weight.dtype)                                       # fp16 pixels from the cache: converted here, on the device
-        view = self.global_view(x)[:, None] if self.global_view is not None and not self.view_token else 0   # (B, 1, dim): the same for every token
+        view = self.global_view(x)[:, None] if self.view_mode == "sum" else 0   # (B, 1, dim): the same for every token
         x = pad_to_layout(x, self.layout)
         if self.stem is not None: x = pooled_stem(self.stem, x, self.layout.patch, self.stem_pool)
         if impl == "linear": return F.linear(patchify(x, self.proj_layout.patch), self.weight, self.bias) + view
@@ -166,7 +166,7 @@ class PatchEmbedding(nn.Module):
         "`(B, C, *size)` -> `(B, num_positions, dim)`: [CLS] + patch tokens [+ the view's token], plus position embeddings."
         tokens = self.project(x)
         if self.class_embedding is not None: tokens = torch.cat([self.class_embedding.expand(tokens.shape[0], 1, -1), tokens], dim=1)
-        if self.view_token: tokens = torch.cat([tokens, self.global_view(x.to(self.weight.dtype))[:, None]], dim=1)   # (B, [1 +] N + 1, dim)
+        if self.view_mode == "token": tokens = torch.cat([tokens, self.global_view(x.to(self.weight.dtype))[:, None]], dim=1)   # (B, [1 +] N + 1, dim)
         return tokens + self.position_embedding
 
     def extra_repr(self) -> str:
@@ -230,7 +230,7 @@ def _conv_stem(layout: PatchLayout, stem: int) -> nn.Sequential:
                          conv(stem, stem, 3, stride=2, padding=1), nn.GELU())
 
 # %% ../nbs/05_embed.ipynb #f4276381
-VIEW_MODES = ("sum", "token")   # a global view: added to every patch token, or one more token after the patches
+VIEW_MODES = ("sum", "token", "late")   # a global view: added to every patch token, one more token after the patches, or one after the tower
 VIEW_OPTIONS = {"global_view_standardize": "standardize", "global_view_dropout": "dropout",   # config key -> `GlobalView` option
                 "global_view_rank": "rank", "global_view_drop_path": "drop_path", "global_view_norm": "out_norm", "global_view_as": "mode"}
 
@@ -242,7 +242,7 @@ class GlobalView(nn.Module):
                  rank: int = 0,                # the projection through `rank` dimensions first (0: full rank)
                  drop_path: float = 0.0,       # the whole view left out of an image with this probability in training
                  out_norm: float = 0.0,        # each image's view scaled to this norm (0: as projected)
-                 mode: str = "sum"):           # how `PatchEmbedding` hands it on: added to every patch token, or as a token (`VIEW_MODES`)
+                 mode: str = "sum"):           # how `PatchEmbedding` hands it on: added to every patch token, as a token, or after the tower (`VIEW_MODES`)
         super().__init__()
         self.spatial = len(layout.patch) if len(layout.patch) < 4 else 3
         smallest = min(layout.size[:self.spatial])
@@ -357,10 +357,11 @@ def check_modality(modalities: Mapping | Sequence[str], modality: str) -> str:
 def visual_token_count(modalities: Mapping[str, Mapping],   # a normalized modality config
                        modality: str,
                        policy: str = "error",                # the model's patch policy
-                       keep_cls: bool = False) -> int:       # count the CLS token (towers that hand it on)
+                       keep_cls: bool = False,               # count the CLS token (towers that hand it on)
+                       after_tower: bool = True) -> int:     # count a `late` view's token, handed on after the tower
     "Tokens per sample of `modality` a patch embedding made from `modalities` hands on: the patches, plus CLS if kept, plus a global view's token."
     o = modalities[check_modality(modalities, modality)]
-    view = bool(o.get("global_view")) and o.get("global_view_as", "sum") == "token"
+    view = bool(o.get("global_view")) and o.get("global_view_as", "sum") in (("token", "late") if after_tower else ("token",))
     return modality_layout(modality, o["img_size"], o["patch_size"], o.get("sequence_length"), o["channels"], policy).num_patches + int(keep_cls) + int(view)
 
 # %% ../nbs/05_embed.ipynb #05b3de96
@@ -396,8 +397,8 @@ class ModalityPatchEmbedding(nn.Module):
     def __getitem__(self, modality: str) -> PatchEmbedding: return self.embeddings[check_modality(self.config, modality)]
 
     def visual_token_count(self, modality: str, keep_cls: bool = False) -> int:
-        "Tokens per sample of `modality` the tower hands on: patches, plus CLS if the tower keeps it."
-        return visual_token_count(self.config, modality, self.policy, self.has_cls and keep_cls)
+        "Tokens per sample of `modality` the tower hands on: patches, plus CLS if the tower keeps it, plus a view's token in the tower."
+        return visual_token_count(self.config, modality, self.policy, self.has_cls and keep_cls, after_tower=False)
 
     def forward(self, pixel_values: torch.Tensor, modality: str) -> torch.Tensor:
         "`(B, C, *size)` of `modality` -> `(B, [CLS] + N, dim)`."

@@ -20,7 +20,7 @@ from transformers.models.clip.modeling_clip import CLIPEncoder, CLIPPreTrainedMo
 from .embed import visual_token_count
 from .data import IMAGE_TOKEN
 from .models import (ModelFamily, VolumeVisionOptions, VolumeVisionTower, register_family,
-                             _TINY_VISION, _token_ids, _vision_fields)
+                             _TINY_VISION, _check_modality, _token_ids, _vision_fields)
 
 # %% auto #0
 __all__ = ['LLAVA_FAMILY', 'VolumeVisionConfig', 'VolumeClipVisionModel', 'VolumeLlavaConfig', 'VolumeLlavaModel',
@@ -37,6 +37,7 @@ class VolumeClipVisionModel(VolumeVisionTower, CLIPPreTrainedModel):
     config: VolumeVisionConfig
     config_class = VolumeVisionConfig
     encoder_class, pre_norm = CLIPEncoder, True
+    reads_late_view = True                      # VolumeLlavaModel.get_image_features hands a `late` view's token on
     _no_split_modules = ["CLIPEncoderLayer", "PatchEmbedding"]
 
 # %% ../nbs/06a_llava.ipynb #dfec8d3f
@@ -68,13 +69,15 @@ class VolumeLlavaModel(LlavaModel):
     def get_image_features(self, pixel_values: torch.Tensor, modality: str | None = None,
                            vision_feature_layer: int | list[int] | None = None,
                            vision_feature_select_strategy: str | None = None, **kwargs) -> BaseModelOutputWithPooling:
-        "Vision tower -> chosen hidden layer(s) (CLS dropped under 'default') -> projector: `pooler_output` is `(B, N, text hidden)`."
+        "Vision tower -> chosen hidden layer(s) (CLS dropped under 'default') [+ a `late` global view's token] -> projector: `pooler_output` is `(B, N [+ 1], text hidden)`."
         layer = self.config.vision_feature_layer if vision_feature_layer is None else vision_feature_layer
         strategy = vision_feature_select_strategy or self.config.vision_feature_select_strategy
         out = self.vision_tower(pixel_values, modality=modality, output_hidden_states=True, return_dict=True)
         layers = [layer] if isinstance(layer, int) else list(layer)
         hs = [out.hidden_states[i] for i in layers]                         # each (B, 1 + N, vision hidden)
         if strategy == "default": hs = [h[:, 1:] for h in hs]              # drop CLS
+        late = self.vision_tower.embeddings[_check_modality(self.vision_tower, modality)].late_view(pixel_values)   # (B, 1, vision hidden) or None
+        if late is not None: hs = [torch.cat([h, late.to(h.dtype)], dim=1) for h in hs]   # the tower never saw it
         out.pooler_output = list(self.multi_modal_projector(torch.cat(hs, dim=-1)))   # B x (N, text hidden), as LlavaModel wants
         return out
 

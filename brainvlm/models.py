@@ -79,6 +79,7 @@ class VolumeVisionTower:
     encoder_class: type                    # the library's encoder (CLIPEncoder, Blip2Encoder), built from the config
     pre_norm: bool = False                 # a LayerNorm before the encoder (CLIP)
     norm_all_tokens: bool = False          # the final LayerNorm on every token (BLIP-2), not only on the pooled CLS (CLIP)
+    reads_late_view: bool = False          # its family hands a `late` global view's token on after the tower (LLaVA: 06a_llava)
     main_input_name = "pixel_values"
     input_modalities = ("image",)
 
@@ -86,6 +87,8 @@ class VolumeVisionTower:
         super().__init__(config)
         self.embeddings = ModalityPatchEmbedding(config.modalities, config.hidden_size, cls_token=True,
                                                  policy=config.patch_policy, impl=config.patch_impl)
+        late = [m for m in self.embeddings.modalities if self.embeddings[m].view_mode == "late"]
+        if late and not self.reads_late_view: raise ConfigError(f"global_view_as: late ({', '.join(late)}) is handed on after the tower by LLaVA-style families only, not by {type(self).__name__}; use sum or token")
         if self.pre_norm: self.pre_layrnorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.encoder = self.encoder_class(config)
         self.post_layernorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)

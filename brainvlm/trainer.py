@@ -40,7 +40,9 @@ def _every_modality_forward(self: ModalityPatchEmbedding, pixel_values: torch.Te
     used, out, absent = self[modality], None, []
     for emb in self.embeddings.values():
         if emb is used: out = emb(pixel_values)
-        else: absent.append(emb(pixel_values.new_zeros((0, emb.layout.channels, *emb.layout.size))).sum())   # exactly 0
+        else:
+            empty = pixel_values.new_zeros((0, emb.layout.channels, *emb.layout.size))
+            absent += [emb(empty).sum(), *([emb.late_view(empty).sum()] if emb.view_mode == "late" else [])]   # exactly 0 (a late view's too)
     return out + sum(absent) if absent else out
 
 def embed_every_modality(model) -> int:
