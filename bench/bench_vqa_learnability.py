@@ -533,6 +533,12 @@ DESIGNS = {
                                                                   global_view_standardize=True, global_view_rank=8, epochs=6, vision_warmup_steps=2000,
                                                                   hf_name="tiny-llava",
                                                                   why="the late view, its token beside the mean image token in the warm-up's heads"),
+    # Measured on abdomen and trans_thalamic (val, n = 59, 1 thread each; 234 and 233 s): abdomen orientation at the
+    # majority (0.644) and trans_thalamic structures too (0.712); quality read in both (0.915, 0.898), gestational age in
+    # both, abdomen recommendation (0.525 against 0.356): 5 of those 7, not adopted. `--answer-probe`: abdomen
+    # orientation is now in the features (mean and view token 0.763 [0.640, 0.853], tokens 0.797), with quality (0.949):
+    # the language model is given both and reads quality only; trans_thalamic structures are not in them (0.695).
+    # No further design was written this session: the quickstart stays llava-stem8-400img-warmup-view16std-rank8.
 }
 
 
