@@ -538,6 +538,9 @@ DESIGNS = {
     # both, abdomen recommendation (0.525 against 0.356): 5 of those 7, not adopted. `--answer-probe`: abdomen
     # orientation is now in the features (mean and view token 0.763 [0.640, 0.853], tokens 0.797), with quality (0.949):
     # the language model is given both and reads quality only; trans_thalamic structures are not in them (0.695).
+    # `--view-scale` on its abdomen and trans_thalamic runs: the view's token is not small beside the tower's tokens it
+    # joins (norm 5.73 and 7.29 against 13.71 and 11.76; from image to image it varies 5.86 and 7.82 against 7.60 and
+    # 7.53), so its size is not why it is not read.
     # No further design was written this session: the quickstart stays llava-stem8-400img-warmup-view16std-rank8.
 }
 
@@ -585,7 +588,8 @@ def image_dependence(run: Path) -> dict:
 def view_scale(run: Path) -> dict:
     """On a trained run's val images: the mean size of a patch token's own part (the patch projection, no position) and of
     the global view (`global_view_as: sum` adds it to every patch token), and how much each varies from image to image
-    (the norm of its per-dimension SD over the images)."""
+    (the norm of its per-dimension SD over the images); for a `late` view, the same for the tower's tokens it joins before
+    the projector."""
     from brainvlm.evaluate import load_run
     from brainvlm.run import build_datasets, load_run_config
     cfg = load_run_config(run); model, proc = load_run(run)
@@ -597,8 +601,13 @@ def view_scale(run: Path) -> dict:
     if pe.global_view is None: raise SystemExit(f"{run}: its patch embedding has no global view")
     view = pe.global_view(x)                                            # (B, dim)
     patches = pe.project(x) - (view[:, None] if pe.view_mode == "sum" else 0)   # (B, N, dim): the patch tokens' own part
-    return {"images": len(x), "patch_token_norm": round(float(patches.norm(dim=-1).mean()), 3), "view_norm": round(float(view.norm(dim=-1).mean()), 3),
-            "patch_token_sd_over_images": round(float(patches.std(0).norm(dim=-1).mean()), 3), "view_sd_over_images": round(float(view.std(0).norm()), 3)}
+    out = {"images": len(x), "patch_token_norm": round(float(patches.norm(dim=-1).mean()), 3), "view_norm": round(float(view.norm(dim=-1).mean()), 3),
+           "patch_token_sd_over_images": round(float(patches.std(0).norm(dim=-1).mean()), 3), "view_sd_over_images": round(float(view.std(0).norm()), 3)}
+    if pe.view_mode == "late":                                          # what the projector is given: the tower's tokens, then the view's
+        feats = model.get_base_model().model if hasattr(model, "get_base_model") else model.model
+        hs = feats.vision_tower(x, modality=ds.modality, output_hidden_states=True).hidden_states[feats.config.vision_feature_layer][:, 1:]
+        out |= {"tower_token_norm": round(float(hs.norm(dim=-1).mean()), 3), "tower_token_sd_over_images": round(float(hs.std(0).norm(dim=-1).mean()), 3)}
+    return out
 
 
 def view_probe(run: Path, scales=(1.0, 0.25, 0.0)) -> dict:
