@@ -605,7 +605,9 @@ def view_scale(run: Path) -> dict:
            "patch_token_sd_over_images": round(float(patches.std(0).norm(dim=-1).mean()), 3), "view_sd_over_images": round(float(view.std(0).norm()), 3)}
     if pe.view_mode == "late":                                          # what the projector is given: the tower's tokens, then the view's
         feats = model.get_base_model().model if hasattr(model, "get_base_model") else model.model
-        hs = feats.vision_tower(x, modality=ds.modality, output_hidden_states=True).hidden_states[feats.config.vision_feature_layer][:, 1:]
+        layer = feats.config.vision_feature_layer                         # one layer (the presets'); CLS dropped ('default' strategy)
+        if not isinstance(layer, int) or feats.config.vision_feature_select_strategy != "default": raise SystemExit(f"{run}: view_scale reads one feature layer without CLS")
+        hs = feats.vision_tower(x, modality=ds.modality, output_hidden_states=True).hidden_states[layer][:, 1:]
         out |= {"tower_token_norm": round(float(hs.norm(dim=-1).mean()), 3), "tower_token_sd_over_images": round(float(hs.std(0).norm(dim=-1).mean()), 3)}
     return out
 
@@ -648,16 +650,18 @@ def feature_probe(model, proc, cfg, pools=("mean", "tokens")) -> dict:
     text = proc.conversation_tokenizer(max_seq_length=cfg.max_seq_length); was_training = model.training; model.eval()
     parts = {s: next(iter(build_datasets(cfg, text, s).datasets.values())) for s in ("train", "val")}
     data = {}                                            # split -> (features per pool, {question: answers per image})
-    for split, ds in parts.items():
-        first, answers = {}, {}
-        for i, (r, _, t, _) in enumerate(ds.items):
-            first.setdefault(r, i); answers.setdefault(t, {})[r] = ds.question_answer(i)[1]
-        records = list(first)
-        x = torch.stack([ds.load(first[r]) for r in records])
-        feats = {pool: np.concatenate([image_features(model, x[b:b + 32], ds.modality, pool).float().numpy() for b in range(0, len(x), 32)])
-                 for pool in pools}
-        data[split] = (feats, {t: [a.get(r) for r in records] for t, a in answers.items()})
-    model.train(was_training); out = {}
+    try:
+        for split, ds in parts.items():
+            first, answers = {}, {}
+            for i, (r, _, t, _) in enumerate(ds.items):
+                first.setdefault(r, i); answers.setdefault(t, {})[r] = ds.question_answer(i)[1]
+            records = list(first)
+            x = torch.stack([ds.load(first[r]) for r in records])
+            feats = {pool: np.concatenate([image_features(model, x[b:b + 32], ds.modality, pool).float().numpy() for b in range(0, len(x), 32)])
+                     for pool in pools}
+            data[split] = (feats, {t: [a.get(r) for r in records] for t, a in answers.items()})
+    finally: model.train(was_training)
+    out = {}
     for t in answer_classes(parts["train"]):
         ytr, yva = (np.array(data[s][1][t], dtype=object) for s in ("train", "val"))
         majority = pd.Series(ytr).mode()[0]

@@ -240,7 +240,7 @@ class GlobalView(nn.Module):
                  standardize: bool = False,    # each cell standardised over the images (batch statistics; running ones in eval)
                  dropout: float = 0.0,         # dropout on the cells in training (on standardised inputs of a linear map: a ridge penalty)
                  rank: int = 0,                # the projection through `rank` dimensions first (0: full rank)
-                 drop_path: float = 0.0,       # the whole view left out of an image with this probability in training
+                 drop_path: float = 0.0,       # the whole view zeroed for an image with this probability in training
                  out_norm: float = 0.0,        # each image's view scaled to this norm (0: as projected)
                  mode: str = "sum"):           # how `PatchEmbedding` hands it on: added to every patch token, as a token, or after the tower (`VIEW_MODES`)
         super().__init__()
@@ -250,7 +250,7 @@ class GlobalView(nn.Module):
         if not 0 <= dropout < 1: raise ConfigError(f"global_view_dropout must be in [0, 1), not {dropout}")
         if rank < 0: raise ConfigError(f"global_view_rank must be >= 0, not {rank}")
         if not 0 <= drop_path < 1: raise ConfigError(f"global_view_drop_path must be in [0, 1), not {drop_path}")
-        if out_norm < 0: raise ConfigError(f"global_view_norm must be >= 0, not {out_norm}")
+        if not 0 <= out_norm < math.inf: raise ConfigError(f"global_view_norm must be >= 0 and finite, not {out_norm}")
         if mode not in VIEW_MODES: raise ConfigError(f"global_view_as must be one of {VIEW_MODES}, not {mode!r}")
         self.side, self.mode, self.drop_path, self.out_norm, cells = side, mode, drop_path, out_norm, layout.channels * side ** self.spatial
         self.norm = nn.BatchNorm1d(cells, affine=False) if standardize else None
@@ -269,7 +269,7 @@ class GlobalView(nn.Module):
             if layer.bias is not None: nn.init.zeros_(layer.bias)
         if self.norm is not None: self.norm.reset_running_stats()
 
-    def extra_repr(self) -> str: return f"side={self.side}, mode={self.mode!r}"
+    def extra_repr(self) -> str: return f"side={self.side}, mode={self.mode!r}" + "".join(f", {k}={v}" for k, v in (("drop_path", self.drop_path), ("out_norm", self.out_norm)) if v)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() - 2 > self.spatial: x = x.mean(-1)                        # fMRI (B, C, D, H, W, T) -> (B, C, D, H, W)

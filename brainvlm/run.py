@@ -204,7 +204,7 @@ RULES: dict[str, tuple[typing.Callable, str]] = {      # key path -> (test, what
     "dataset.*.stride_between_seq": _at_least(0, strict=True),
     "model.*.patch_size": _at_least(1), "model.*.stem": _at_least(0), "model.*.stem_pool": _one_of(*STEM_POOLS), "model.*.global_view": _at_least(0), "model.*.global_view_as": _one_of(*VIEW_MODES), "model.*.global_view_rank": _at_least(0),
     "model.*.global_view_dropout": ((lambda v: 0 <= v < 1), "in [0, 1)"), "model.*.global_view_drop_path": ((lambda v: 0 <= v < 1), "in [0, 1)"),
-    "model.*.global_view_norm": _at_least(0),
+    "model.*.global_view_norm": ((lambda v: 0 <= v < float("inf")), ">= 0 and finite"),
     "model.train": (_part, "a part: patch_embed, vision, projector, lm or lm_lora"),
     "model.patch_policy": _one_of(*PATCH_POLICIES), "model.patch_impl": _one_of(*PATCH_IMPLS),
     "lora.r": _at_least(1), "lora.alpha": _at_least(0, strict=True), "lora.dropout": ((lambda v: 0 <= v < 1), "in [0, 1)"),

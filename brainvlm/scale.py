@@ -138,6 +138,11 @@ def _llava_sizes(model):
     c = model.config
     return c, c.vision_config, c.text_config
 
+def _tower_tokens(v, modality: str) -> int:
+    "Tokens the vision tower runs on: CLS, the patches and a view's token in the tower (a `late` view's joins after it)."
+    from brainvlm.embed import visual_token_count
+    return visual_token_count(v.modalities, modality, v.patch_policy, keep_cls=True, after_tower=False)
+
 # %% ../nbs/08a_scale.ipynb #966ba1d0
 def activation_bytes(model, modality: str,
                      text_tokens: int,              # conversation tokens per sample besides the visual tokens
@@ -148,7 +153,7 @@ def activation_bytes(model, modality: str,
     lm, vis, proj = "lm" in opened, "vision" in opened, "projector" in opened
     flows = bool(opened & {"patch_embed", "vision"})                      # a gradient runs through the tower
     n_vis = c.visual_token_count(modality)
-    tv, T = n_vis + 1, n_vis + text_tokens                              # tower tokens (with CLS), language-model tokens
+    tv, T = _tower_tokens(v, modality), n_vis + text_tokens              # tower tokens (with CLS), language-model tokens
     h, i, L, V, hv, iv, Lv = t.hidden_size, t.intermediate_size, t.num_hidden_layers, t.vocab_size, v.hidden_size, v.intermediate_size, v.num_hidden_layers
     per_lora, r = _lora_adapters(model, L)
     lm_layer = 8 * h + a * (4 * h + 3 * i) + a * (4 * h + i) * lm + per_lora * (8 * h + 4 * r)
@@ -172,7 +177,7 @@ def training_flops(model, modality: str, text_tokens: int,
     from brainvlm.models import part_of, unreachable
     c, v, t = _llava_sizes(model)
     n_vis = c.visual_token_count(modality)
-    tokens = {"patch_embed": n_vis, "vision": n_vis + 1, "projector": n_vis, "lm": n_vis + text_tokens, "lm_lora": n_vis + text_tokens}
+    tokens = {"patch_embed": n_vis, "vision": _tower_tokens(v, modality), "projector": n_vis, "lm": n_vis + text_tokens, "lm_lora": n_vis + text_tokens}
     out, trained_below = dict.fromkeys(tokens, 0.0) | {"attention": 0.0}, False   # modules come in forward order
     for name, m in model.named_modules():
         if re.search(r"\.layers\.\d+\.self_attn$", name):

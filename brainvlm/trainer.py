@@ -40,15 +40,16 @@ def _every_modality_forward(self: ModalityPatchEmbedding, pixel_values: torch.Te
     used, out, absent = self[modality], None, []
     for emb in self.embeddings.values():
         if emb is used: out = emb(pixel_values)
-        else:
-            empty = pixel_values.new_zeros((0, emb.layout.channels, *emb.layout.size))
-            absent += [emb(empty).sum(), *([emb.late_view(empty).sum()] if emb.view_mode == "late" else [])]   # exactly 0 (a late view's too)
+        else: absent.append(emb(pixel_values.new_zeros((0, emb.layout.channels, *emb.layout.size))).sum())   # exactly 0
     return out + sum(absent) if absent else out
 
 def embed_every_modality(model) -> int:
     "Run every modality's patch embedding in each forward of `model` (through a private forward that runs them all); returns how many `ModalityPatchEmbedding`s changed."
     found = [m for m in model.modules() if isinstance(m, ModalityPatchEmbedding)]
-    for emb in found: emb.forward = types.MethodType(_every_modality_forward, emb)
+    for emb in found:
+        late = [m for m in emb.modalities if emb[m].view_mode == "late"]   # its token is made after the tower (06a_llava), at another point of the step
+        if late and len(emb.modalities) > 1: raise ConfigError(f"global_view_as: late ({', '.join(late)}) cannot be trained beside other modalities under torchrun or DeepSpeed: use sum or token")
+        emb.forward = types.MethodType(_every_modality_forward, emb)
     return len(found)
 
 # %% ../nbs/07_trainer.ipynb #18e2e8b4
