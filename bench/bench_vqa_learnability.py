@@ -541,7 +541,16 @@ DESIGNS = {
     # `--view-scale` on its abdomen and trans_thalamic runs: the view's token is not small beside the tower's tokens it
     # joins (norm 5.73 and 7.29 against 13.71 and 11.76; from image to image it varies 5.86 and 7.82 against 7.60 and
     # 7.53), so its size is not why it is not read.
-    # No further design was written this session: the quickstart stays llava-stem8-400img-warmup-view16std-rank8.
+    # Added after that, written before measuring: which step hides quality when the view is summed: the tower (its
+    # layer norms and attention mix the view into what the patch tokens say) or the language model (reading one answer
+    # and not the other)? `global_view_as: late_sum` (05_embed, 06a_llava) adds the view to each of the tower's tokens
+    # after the tower, before the projector: the tower reads the patch tokens alone, as in the late designs (which kept
+    # quality), and the language model gets the view in every image token, as in the summed design (whose orientation
+    # it read). Otherwise the adopted design (standardised, rank 8). Rule: it becomes the quickstart if it is above the
+    # majority on all 12 answerable pairs on val, within the budget.
+    "llava-stem8-400img-warmup-view16std-rank8-latesum": dict(images_per_category=400, stem=8, global_view=16, global_view_as="late_sum",
+                                                              global_view_standardize=True, global_view_rank=8, epochs=6, vision_warmup_steps=2000,
+                                                              hf_name="tiny-llava", why="the quickstart's design, its view added to every image token after the tower"),
 }
 
 

@@ -16,9 +16,9 @@ from torch import nn
 from .core import ConfigError, DataError, get_modality
 
 # %% auto #0
-__all__ = ['PATCH_POLICIES', 'PATCH_IMPLS', 'STEM_STRIDE', 'STEM_POOLS', 'VIEW_MODES', 'VIEW_OPTIONS', 'EMBED_BENCH_CASES',
-           'TINY_MODALITIES', 'PatchLayout', 'modality_layout', 'pad_to_layout', 'patchify', 'PatchEmbedding',
-           'conv_patches', 'pooled_stem', 'GlobalView', 'time_patch_embedding', 'compare_patch_impls',
+__all__ = ['PATCH_POLICIES', 'PATCH_IMPLS', 'STEM_STRIDE', 'STEM_POOLS', 'VIEW_MODES', 'AFTER_TOWER', 'VIEW_OPTIONS',
+           'EMBED_BENCH_CASES', 'TINY_MODALITIES', 'PatchLayout', 'modality_layout', 'pad_to_layout', 'patchify',
+           'PatchEmbedding', 'conv_patches', 'pooled_stem', 'GlobalView', 'time_patch_embedding', 'compare_patch_impls',
            'normalize_modality_config', 'check_modality', 'visual_token_count', 'ModalityPatchEmbedding']
 
 # %% ../nbs/05_embed.ipynb #dfa17d21
@@ -150,7 +150,7 @@ class PatchEmbedding(nn.Module):
     @property
     def num_positions(self) -> int: return self.layout.num_patches + int(self.has_cls) + int(self.view_mode == "token")
 
-    def late_view(self, x: torch.Tensor) -> torch.Tensor | None: return self.global_view(x.to(self.weight.dtype))[:, None] if self.view_mode == "late" else None   # (B, 1, dim): for the model to hand on after the tower (06a_llava)
+    def late_view(self, x: torch.Tensor) -> torch.Tensor | None: return self.global_view(x.to(self.weight.dtype))[:, None] if self.view_mode in AFTER_TOWER else None   # (B, 1, dim): for the model to hand on after the tower (06a_llava)
 
     def project(self, x: torch.Tensor, impl: str | None = None) -> torch.Tensor:
         "The patch tokens without position embeddings: `(B, C, *size)` -> `(B, N, dim)`."
@@ -230,7 +230,8 @@ def _conv_stem(layout: PatchLayout, stem: int) -> nn.Sequential:
                          conv(stem, stem, 3, stride=2, padding=1), nn.GELU())
 
 # %% ../nbs/05_embed.ipynb #f4276381
-VIEW_MODES = ("sum", "token", "late")   # a global view: added to every patch token, one more token after the patches, or one after the tower
+VIEW_MODES = ("sum", "token", "late", "late_sum")   # a global view: added to every patch token, one more token after the patches,
+AFTER_TOWER = ("late", "late_sum")                   # ... or, after the tower: one more token, or added to each of its tokens (06a_llava)
 VIEW_OPTIONS = {"global_view_standardize": "standardize", "global_view_dropout": "dropout",   # config key -> `GlobalView` option
                 "global_view_rank": "rank", "global_view_drop_path": "drop_path", "global_view_norm": "out_norm", "global_view_as": "mode"}
 
@@ -361,7 +362,7 @@ def visual_token_count(modalities: Mapping[str, Mapping],   # a normalized modal
                        after_tower: bool = True) -> int:     # count a `late` view's token, handed on after the tower
     "Tokens per sample of `modality` a patch embedding made from `modalities` hands on: the patches, plus CLS if kept, plus a global view's token."
     o = modalities[check_modality(modalities, modality)]
-    view = bool(o.get("global_view")) and o.get("global_view_as", "sum") in (("token", "late") if after_tower else ("token",))
+    view = bool(o.get("global_view")) and o.get("global_view_as", "sum") in (("token", "late") if after_tower else ("token",))   # late_sum: no token
     return modality_layout(modality, o["img_size"], o["patch_size"], o.get("sequence_length"), o["channels"], policy).num_patches + int(keep_cls) + int(view)
 
 # %% ../nbs/05_embed.ipynb #05b3de96

@@ -24,7 +24,7 @@ from transformers.modeling_outputs import BaseModelOutputWithPooling
 from transformers.utils.generic import merge_with_config_defaults
 from transformers.utils.output_capturing import capture_outputs
 
-from .embed import (ModalityPatchEmbedding, PatchEmbedding, PATCH_IMPLS, PATCH_POLICIES, TINY_MODALITIES,
+from .embed import (AFTER_TOWER, ModalityPatchEmbedding, PatchEmbedding, PATCH_IMPLS, PATCH_POLICIES, TINY_MODALITIES,
                             modality_layout, normalize_modality_config)
 from .data import IMAGE_TOKEN, ConversationTokenizer, cohort_texts, train_tokenizer
 
@@ -87,8 +87,8 @@ class VolumeVisionTower:
         super().__init__(config)
         self.embeddings = ModalityPatchEmbedding(config.modalities, config.hidden_size, cls_token=True,
                                                  policy=config.patch_policy, impl=config.patch_impl)
-        late = [m for m in self.embeddings.modalities if self.embeddings[m].view_mode == "late"]
-        if late and not self.reads_late_view: raise ConfigError(f"global_view_as: late ({', '.join(late)}) is handed on after the tower by LLaVA-style families only, not by {type(self).__name__}; use sum or token")
+        late = [m for m in self.embeddings.modalities if self.embeddings[m].view_mode in AFTER_TOWER]
+        if late and not self.reads_late_view: raise ConfigError(f"global_view_as: late or late_sum ({', '.join(late)}) is handed on after the tower by LLaVA-style families only, not by {type(self).__name__}; use sum or token")
         if self.pre_norm: self.pre_layrnorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.encoder = self.encoder_class(config)
         self.post_layernorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)

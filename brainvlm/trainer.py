@@ -18,7 +18,7 @@ from transformers import PrinterCallback, Trainer, TrainerCallback
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, rotate_checkpoints
 
 from .data import ModalityBatchSampler, InterleaveDataset, seed_worker
-from .embed import ModalityPatchEmbedding
+from .embed import AFTER_TOWER, ModalityPatchEmbedding
 from .models import family_of, load_families, part_of, progress_bars_for, model_bytes
 
 load_families()      # the built-in families registered: `Auto*.from_pretrained` finds a saved run's classes (09_evaluate)
@@ -47,8 +47,8 @@ def embed_every_modality(model) -> int:
     "Run every modality's patch embedding in each forward of `model` (through a private forward that runs them all); returns how many `ModalityPatchEmbedding`s changed."
     found = [m for m in model.modules() if isinstance(m, ModalityPatchEmbedding)]
     for emb in found:
-        late = [m for m in emb.modalities if emb[m].view_mode == "late"]   # its token is made after the tower (06a_llava), at another point of the step
-        if late and len(emb.modalities) > 1: raise ConfigError(f"global_view_as: late ({', '.join(late)}) cannot be trained beside other modalities under torchrun or DeepSpeed: use sum or token")
+        late = [m for m in emb.modalities if emb[m].view_mode in AFTER_TOWER]   # made after the tower (06a_llava), at another point of the step
+        if late and len(emb.modalities) > 1: raise ConfigError(f"global_view_as: late or late_sum ({', '.join(late)}) cannot be trained beside other modalities under torchrun or DeepSpeed: use sum or token")
         emb.forward = types.MethodType(_every_modality_forward, emb)
     return len(found)
 
