@@ -551,6 +551,12 @@ DESIGNS = {
     "llava-stem8-400img-warmup-view16std-rank8-latesum": dict(images_per_category=400, stem=8, global_view=16, global_view_as="late_sum",
                                                               global_view_standardize=True, global_view_rank=8, epochs=6, vision_warmup_steps=2000,
                                                               hf_name="tiny-llava", why="the quickstart's design, its view added to every image token after the tower"),
+    # Measured on abdomen and trans_thalamic (val, n = 59, 1 thread each beside a CI run and notebook tests, so its
+    # 813 and 811 s are not budget figures): quality lost in both (0.475 against 0.542, 0.559 at the majority), abdomen
+    # orientation at the majority (0.644) and recommendation under it (0.305 against 0.356); trans_thalamic structures
+    # (0.763 against 0.712) and gestational age in both read: 3 of those 7, not adopted. Summed after the tower the view
+    # hides quality too, so the tower is not (alone) where it is hidden. No further design was written this session:
+    # the quickstart stays llava-stem8-400img-warmup-view16std-rank8.
 }
 
 
