@@ -37,7 +37,7 @@ class VolumeClipVisionModel(VolumeVisionTower, CLIPPreTrainedModel):
     config: VolumeVisionConfig
     config_class = VolumeVisionConfig
     encoder_class, pre_norm = CLIPEncoder, True
-    reads_late_view = True                      # VolumeLlavaModel.get_image_features hands a `late` view's token on
+    reads_late_view = True                      # VolumeLlavaModel.get_image_features hands a `late` or `late_sum` view on
     _no_split_modules = ["CLIPEncoderLayer", "PatchEmbedding"]
 
 # %% ../nbs/06a_llava.ipynb #dfec8d3f
