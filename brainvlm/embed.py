@@ -4,7 +4,7 @@
 
 # %% ../nbs/05_embed.ipynb #c13a2554
 from __future__ import annotations
-import math, time
+import inspect, math, time
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
@@ -17,9 +17,10 @@ from .core import ConfigError, DataError, get_modality
 
 # %% auto #0
 __all__ = ['PATCH_POLICIES', 'PATCH_IMPLS', 'STEM_STRIDE', 'STEM_POOLS', 'VIEW_MODES', 'AFTER_TOWER', 'VIEW_OPTIONS',
-           'EMBED_BENCH_CASES', 'TINY_MODALITIES', 'PatchLayout', 'modality_layout', 'pad_to_layout', 'patchify',
-           'PatchEmbedding', 'conv_patches', 'pooled_stem', 'GlobalView', 'time_patch_embedding', 'compare_patch_impls',
-           'normalize_modality_config', 'check_modality', 'visual_token_count', 'ModalityPatchEmbedding']
+           'VIEW_DEFAULTS', 'EMBED_BENCH_CASES', 'TINY_MODALITIES', 'PatchLayout', 'modality_layout', 'pad_to_layout',
+           'patchify', 'PatchEmbedding', 'conv_patches', 'pooled_stem', 'GlobalView', 'time_patch_embedding',
+           'compare_patch_impls', 'normalize_modality_config', 'check_modality', 'visual_token_count',
+           'ModalityPatchEmbedding']
 
 # %% ../nbs/05_embed.ipynb #dfa17d21
 PATCH_POLICIES = ("error", "pad")
@@ -150,7 +151,7 @@ class PatchEmbedding(nn.Module):
     @property
     def num_positions(self) -> int: return self.layout.num_patches + int(self.has_cls) + int(self.view_mode == "token")
 
-    def late_view(self, x: torch.Tensor) -> torch.Tensor | None: return self.global_view(x.to(self.weight.dtype))[:, None] if self.view_mode in AFTER_TOWER else None   # (B, 1, dim): for the model to hand on after the tower (06a_llava)
+    def late_view(self, x: torch.Tensor) -> torch.Tensor | None: return self.global_view(x.to(self.weight.dtype)).reshape(len(x), -1, self.dim) if self.view_mode in AFTER_TOWER else None   # (B, 1 or tokens, dim): for the model to hand on after the tower (06a_llava)
 
     def project(self, x: torch.Tensor, impl: str | None = None) -> torch.Tensor:
         "The patch tokens without position embeddings: `(B, C, *size)` -> `(B, N, dim)`."
@@ -233,17 +234,19 @@ def _conv_stem(layout: PatchLayout, stem: int) -> nn.Sequential:
 VIEW_MODES = ("sum", "token", "late", "late_sum")   # a global view: added to every patch token, one more token after the patches,
 AFTER_TOWER = ("late", "late_sum")                   # ... or, after the tower: one more token, or added to each of its tokens (06a_llava)
 VIEW_OPTIONS = {"global_view_standardize": "standardize", "global_view_dropout": "dropout",   # config key -> `GlobalView` option
-                "global_view_rank": "rank", "global_view_drop_path": "drop_path", "global_view_norm": "out_norm", "global_view_as": "mode"}
+                "global_view_rank": "rank", "global_view_drop_path": "drop_path", "global_view_norm": "out_norm", "global_view_as": "mode",
+                "global_view_positions": "tokens"}
 
 class GlobalView(nn.Module):
-    "The whole image averaged down to `side` cells per spatial axis (and over its frames) and projected linearly: `(B, C, *size)` -> `(B, dim)`."
+    "The whole image averaged down to `side` cells per spatial axis (and over its frames) and projected linearly: `(B, C, *size)` -> `(B, dim)` (several `tokens`: `(B, tokens, dim)`)."
     def __init__(self, layout: PatchLayout, side: int, dim: int,
                  standardize: bool = False,    # each cell standardised over the images (batch statistics; running ones in eval)
                  dropout: float = 0.0,         # dropout on the cells in training (on standardised inputs of a linear map: a ridge penalty)
                  rank: int = 0,                # the projection through `rank` dimensions first (0: full rank)
                  drop_path: float = 0.0,       # the whole view zeroed for an image with this probability in training
                  out_norm: float = 0.0,        # each image's view scaled to this norm (0: as projected)
-                 mode: str = "sum"):           # how `PatchEmbedding` hands it on: added to every patch token, as a token, or after the tower (`VIEW_MODES`)
+                 mode: str = "sum",            # how `PatchEmbedding` hands it on: added to every patch token, as a token, or after the tower (`VIEW_MODES`)
+                 tokens: int = 1):             # `late`: the view as this many tokens after the tower (each its own projection)
         super().__init__()
         self.spatial = len(layout.patch) if len(layout.patch) < 4 else 3
         smallest = min(layout.size[:self.spatial])
@@ -253,10 +256,12 @@ class GlobalView(nn.Module):
         if not 0 <= drop_path < 1: raise ConfigError(f"global_view_drop_path must be in [0, 1), not {drop_path}")
         if not 0 <= out_norm < math.inf: raise ConfigError(f"global_view_norm must be >= 0 and finite, not {out_norm}")
         if mode not in VIEW_MODES: raise ConfigError(f"global_view_as must be one of {VIEW_MODES}, not {mode!r}")
+        if tokens < 1 or (tokens > 1 and mode != "late"): raise ConfigError(f"global_view_positions must be >= 1, and 1 unless global_view_as is late, not {tokens} ({mode})")
         self.side, self.mode, self.drop_path, self.out_norm, cells = side, mode, drop_path, out_norm, layout.channels * side ** self.spatial
+        self.tokens = tokens
         self.norm = nn.BatchNorm1d(cells, affine=False) if standardize else None
         self.dropout, self.down = nn.Dropout(dropout), nn.Linear(cells, rank, bias=False) if rank else None
-        self.proj = nn.Linear(rank or cells, dim)
+        self.proj = nn.Linear(rank or cells, tokens * dim)
         for layer in self.layers: layer.in_global_view = True             # models initialise them as `reset_parameters` does (06_models)
         self.reset_parameters()
 
@@ -270,7 +275,7 @@ class GlobalView(nn.Module):
             if layer.bias is not None: nn.init.zeros_(layer.bias)
         if self.norm is not None: self.norm.reset_running_stats()
 
-    def extra_repr(self) -> str: return f"side={self.side}, mode={self.mode!r}" + "".join(f", {k}={v}" for k, v in (("drop_path", self.drop_path), ("out_norm", self.out_norm)) if v)
+    def extra_repr(self) -> str: return f"side={self.side}, mode={self.mode!r}" + "".join(f", {k}={v}" for k, v in (("tokens", self.tokens > 1 and self.tokens), ("drop_path", self.drop_path), ("out_norm", self.out_norm)) if v)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() - 2 > self.spatial: x = x.mean(-1)                        # fMRI (B, C, D, H, W, T) -> (B, C, D, H, W)
@@ -280,11 +285,14 @@ class GlobalView(nn.Module):
             n = self.norm.float() if self.norm.running_mean.element_size() < 4 else self.norm   # at least float32 (in bf16 a running mean stops moving)
             v = F.batch_norm(v.to(n.running_mean.dtype), n.running_mean, n.running_var, training=self.training and len(v) > 1,
                              momentum=n.momentum, eps=n.eps).to(x.dtype)
-        v = self.proj(self.down(self.dropout(v)) if self.down is not None else self.dropout(v))   # (B, cells) [-> (B, rank)] -> (B, dim)
-        if self.out_norm: v = F.normalize(v, dim=-1) * self.out_norm        # its size fixed: only its direction varies with the image
+        v = self.proj(self.down(self.dropout(v)) if self.down is not None else self.dropout(v))   # (B, cells) [-> (B, rank)] -> (B, tokens·dim)
+        v = v.unflatten(-1, (self.tokens, -1)) if self.tokens > 1 else v     # several tokens: (B, tokens, dim)
+        if self.out_norm: v = F.normalize(v, dim=-1) * self.out_norm        # its size fixed (each token's): only its direction varies with the image
         if not (self.training and self.drop_path): return v
-        keep = torch.rand(len(v), 1, device=v.device) >= self.drop_path      # drop-path on the view as a branch; survivors scaled up
+        keep = torch.rand(len(v), *[1] * (v.dim() - 1), device=v.device) >= self.drop_path   # drop-path on the view as a branch; survivors scaled up
         return v * keep.to(v.dtype) / (1 - self.drop_path)
+
+VIEW_DEFAULTS = {k: inspect.signature(GlobalView).parameters[o].default for k, o in VIEW_OPTIONS.items()}   # config key -> its default
 
 # %% ../nbs/05_embed.ipynb #2d71bace
 def time_patch_embedding(layout: PatchLayout, dim: int, batch: int, impl: str, repeats: int = 3,
@@ -340,7 +348,7 @@ def normalize_modality_config(modalities: Mapping[str, Mapping] | Sequence[str])
             _stem_layout(layout, int(opts["stem"]), pool)                      # checks the patch and the pooling
             out[name]["stem"] = int(opts["stem"])
             if pool != "max+mean": out[name]["stem_pool"] = pool               # the default is left out: configs saved before read the same
-        view = {k: opts[k] for k in VIEW_OPTIONS if opts.get(k) and opts[k] != "sum"}   # options at their defaults are left out
+        view = {k: opts[k] for k in VIEW_OPTIONS if opts.get(k) is not None and opts[k] != VIEW_DEFAULTS[k]}   # options at their defaults are left out
         if view and not opts.get("global_view"): raise ConfigError(f"{name}: {', '.join(view)} need a global_view (cells per axis)")
         if opts.get("global_view"):
             try: GlobalView(layout, int(opts["global_view"]), 1, **{VIEW_OPTIONS[k]: v for k, v in view.items()})   # checks them
@@ -359,11 +367,12 @@ def visual_token_count(modalities: Mapping[str, Mapping],   # a normalized modal
                        modality: str,
                        policy: str = "error",                # the model's patch policy
                        keep_cls: bool = False,               # count the CLS token (towers that hand it on)
-                       after_tower: bool = True) -> int:     # count a `late` view's token, handed on after the tower
-    "Tokens per sample of `modality` a patch embedding made from `modalities` hands on: the patches, plus CLS if kept, plus a global view's token."
+                       after_tower: bool = True) -> int:     # count a `late` view's token(s), handed on after the tower
+    "Tokens per sample of `modality` a patch embedding made from `modalities` hands on: the patches, plus CLS if kept, plus a global view's token(s)."
     o = modalities[check_modality(modalities, modality)]
-    view = bool(o.get("global_view")) and o.get("global_view_as", "sum") in (("token", "late") if after_tower else ("token",))   # late_sum: no token
-    return modality_layout(modality, o["img_size"], o["patch_size"], o.get("sequence_length"), o["channels"], policy).num_patches + int(keep_cls) + int(view)
+    mode = o.get("global_view_as", "sum") if o.get("global_view") else None
+    view = 1 if mode == "token" else o.get("global_view_positions", 1) if mode == "late" and after_tower else 0   # sum, late_sum: none
+    return modality_layout(modality, o["img_size"], o["patch_size"], o.get("sequence_length"), o["channels"], policy).num_patches + int(keep_cls) + view
 
 # %% ../nbs/05_embed.ipynb #05b3de96
 class ModalityPatchEmbedding(nn.Module):

@@ -69,7 +69,7 @@ class VolumeLlavaModel(LlavaModel):
     def get_image_features(self, pixel_values: torch.Tensor, modality: str | None = None,
                            vision_feature_layer: int | list[int] | None = None,
                            vision_feature_select_strategy: str | None = None, **kwargs) -> BaseModelOutputWithPooling:
-        "Vision tower -> chosen hidden layer(s) (CLS dropped under 'default') [+ a `late` view's token, or a `late_sum` view on each] -> projector: `pooler_output` is `(B, N [+ 1], text hidden)`."
+        "Vision tower -> chosen hidden layer(s) (CLS dropped under 'default') [+ a `late` view's token(s), or a `late_sum` view on each] -> projector: `pooler_output` is `(B, N [+ view tokens], text hidden)`."
         layer = self.config.vision_feature_layer if vision_feature_layer is None else vision_feature_layer
         strategy = vision_feature_select_strategy or self.config.vision_feature_select_strategy
         out = self.vision_tower(pixel_values, modality=modality, output_hidden_states=True, return_dict=True)
@@ -77,7 +77,7 @@ class VolumeLlavaModel(LlavaModel):
         hs = [out.hidden_states[i] for i in layers]                         # each (B, 1 + N, vision hidden)
         if strategy == "default": hs = [h[:, 1:] for h in hs]              # drop CLS
         emb = self.vision_tower.embeddings[_check_modality(self.vision_tower, modality)]
-        late = emb.late_view(pixel_values)                                  # (B, 1, vision hidden) or None: the tower never saw it
+        late = emb.late_view(pixel_values)                                  # (B, 1 or view tokens, vision hidden) or None: the tower never saw it
         if late is not None: hs = [torch.cat([h, late.to(h.dtype)], dim=1) if emb.view_mode == "late" else h + late.to(h.dtype) for h in hs]
         out.pooler_output = list(self.multi_modal_projector(torch.cat(hs, dim=-1)))   # B x (N, text hidden), as LlavaModel wants
         return out

@@ -19,7 +19,7 @@ from .core import _check_no_secrets
 from .cohorts import (Manifest, QUESTION_KINDS, cohort_settings, compute_cohort_stats, load_manifest, load_stats,
                               preprocessing_for, register_cohorts)
 from .data import InterleaveDataset, ModalityCollator, dataset_for
-from .embed import PATCH_IMPLS, PATCH_POLICIES, STEM_POOLS, VIEW_MODES, VIEW_OPTIONS
+from .embed import PATCH_IMPLS, PATCH_POLICIES, STEM_POOLS, VIEW_DEFAULTS, VIEW_MODES, VIEW_OPTIONS
 
 # %% auto #0
 __all__ = ['RESERVED_TRAINER_KEYS', 'RULES', 'LOCK_NAME', 'DatasetSection', 'PatchSection', 'ModelSection', 'LoraSection',
@@ -56,6 +56,7 @@ class PatchSection:
     global_view_rank: int = 0                  # the view's projection through this many dimensions (0: full rank)
     global_view_drop_path: float = 0.0         # the whole view left out of a training image with this probability
     global_view_norm: float = 0.0              # each image's view scaled to this norm (0: as projected)
+    global_view_positions: int = 1             # `late`: the view as this many tokens after the tower
 
 @dataclass
 class ModelSection:
@@ -202,7 +203,7 @@ RULES: dict[str, tuple[typing.Callable, str]] = {      # key path -> (test, what
     "seed": _at_least(0), "num_threads": _at_least(0), "max_seq_length": _at_least(1), "on_error": _one_of("raise", "skip"),
     "dataset.*.img_size": _at_least(1), "dataset.*.sequence_length": _at_least(1), "dataset.*.stride_within_seq": _at_least(1),
     "dataset.*.stride_between_seq": _at_least(0, strict=True),
-    "model.*.patch_size": _at_least(1), "model.*.stem": _at_least(0), "model.*.stem_pool": _one_of(*STEM_POOLS), "model.*.global_view": _at_least(0), "model.*.global_view_as": _one_of(*VIEW_MODES), "model.*.global_view_rank": _at_least(0),
+    "model.*.patch_size": _at_least(1), "model.*.stem": _at_least(0), "model.*.stem_pool": _one_of(*STEM_POOLS), "model.*.global_view": _at_least(0), "model.*.global_view_as": _one_of(*VIEW_MODES), "model.*.global_view_rank": _at_least(0), "model.*.global_view_positions": _at_least(1),
     "model.*.global_view_dropout": ((lambda v: 0 <= v < 1), "in [0, 1)"), "model.*.global_view_drop_path": ((lambda v: 0 <= v < 1), "in [0, 1)"),
     "model.*.global_view_norm": ((lambda v: 0 <= v < float("inf")), ">= 0 and finite"),
     "model.train": (_part, "a part: patch_embed, vision, projector, lm or lm_lora"),
@@ -370,9 +371,11 @@ def dotlist_overrides(value,                      # a list of KEY=VALUE strings,
 def _check_global_view(cfg, m: str, section):
     "`model.<m>.global_view*` against each other, the image and the batch (05_embed's `GlobalView`), naming the key."
     for k in VIEW_OPTIONS:
-        if section[k] and section[k] != "sum" and not section.global_view: raise ConfigError(f"config key 'model.{m}.{k}' needs a view (model.{m}.global_view: cells per axis)")
+        if section[k] != VIEW_DEFAULTS[k] and not section.global_view: raise ConfigError(f"config key 'model.{m}.{k}' needs a view (model.{m}.global_view: cells per axis)")
     if section.global_view_standardize and cfg.trainer.per_device_train_batch_size < 2:
         raise ConfigError(f"config key 'model.{m}.global_view_standardize' needs batches of 2 or more images (trainer.per_device_train_batch_size)")
+    if section.global_view_positions > 1 and section.global_view_as != "late":
+        raise ConfigError(f"config key 'model.{m}.global_view_positions': {section.global_view_positions} tokens need global_view_as: late, not {section.global_view_as}")
     if section.global_view > min(cfg.dataset[m].img_size):
         raise ConfigError(f"config key 'model.{m}.global_view': {section.global_view} cells per axis is more than the image's smallest side ({min(cfg.dataset[m].img_size)})")
 
@@ -497,7 +500,7 @@ def model_modalities(cfg) -> dict:
         if cfg.model[m].stem: o["stem"] = int(cfg.model[m].stem)
         if cfg.model[m].stem_pool != "max+mean": o["stem_pool"] = cfg.model[m].stem_pool
         if cfg.model[m].global_view: o["global_view"] = int(cfg.model[m].global_view)
-        o |= {k: cfg.model[m][k] for k in VIEW_OPTIONS if cfg.model[m][k] and cfg.model[m][k] != "sum"}   # the defaults left out
+        o |= {k: cfg.model[m][k] for k in VIEW_OPTIONS if cfg.model[m][k] != VIEW_DEFAULTS[k]}   # the defaults left out
         out[m] = o
     return out
 

@@ -330,20 +330,20 @@ def answer_classes(dataset, max_classes: int = 20) -> dict[str, list[str]]:
 
 WARMUP_POOLS = ("mean", "tokens")                      # what the warm-up's heads read (`image_features`)
 
-def _late_view(model, modality: str) -> bool:
-    "Whether `model` hands `modality`'s global view on after the tower (`global_view_as: late`, 05_embed): its last image token."
+def _late_view(model, modality: str) -> int:
+    "How many image tokens `model` hands on after the tower for `modality`'s global view (`global_view_as: late`, 05_embed): the last ones; 0 for none."
     emb = next((m for m in model.modules() if isinstance(m, ModalityPatchEmbedding)), None)
-    return emb is not None and emb[modality].view_mode == "late"
+    return emb[modality].global_view.tokens if emb is not None and emb[modality].view_mode == "late" else 0
 
 def image_features(model, pixel_values: torch.Tensor, modality: str, pool: str = "mean") -> torch.Tensor:
     """The image tokens a model hands its language model (`get_image_features`), one row per image: averaged over tokens
-    (`mean`: `(B, text hidden)`; a `late` view's token, the last, beside the mean of the others, not in it:
+    (`mean`: `(B, text hidden)`; a `late` view's token, the last (the mean of its tokens, if several), beside the mean of the others, not in it:
     `(B, 2 × text hidden)`), or every token in order, end to end (`tokens`: `(B, tokens × text hidden)`, which keeps
     where in the image a token comes from; the images of a batch give the same number of tokens)."""
     if pool not in WARMUP_POOLS: raise ConfigError(f"trainer.vision_warmup_pool must be one of {', '.join(WARMUP_POOLS)}, not {pool!r}")
     tokens = model.get_image_features(pixel_values, modality=modality, return_dict=True).pooler_output
     if pool == "tokens": return torch.stack([t.flatten() for t in tokens])
-    if _late_view(model, modality): return torch.stack([torch.cat([t[:-1].mean(0), t[-1]]) for t in tokens])
+    if k := _late_view(model, modality): return torch.stack([torch.cat([t[:-k].mean(0), t[-k:].mean(0)]) for t in tokens])
     return torch.stack([t.mean(0) for t in tokens])
 
 # %% ../nbs/07_trainer.ipynb #0cccc957
