@@ -589,6 +589,18 @@ DESIGNS = {
     # not read (0.508 against 0.542); abdomen orientation (0.763 against 0.644) and recommendation (0.441 against 0.356),
     # trans_thalamic structures (0.763 against 0.712) and quality (0.881 against 0.559), gestational age in both read:
     # 6 of those 7, as norm 1, not adopted, femur not measured.
+    # Added after that, written before measuring: in late16 the warm-up's heads read the tower's mean token beside the
+    # view's, fitted the training answers, and left orientation out of the view (probe 0.661): the tower's tokens, which
+    # can tell the 276 training images apart, answered for it. `trainer.vision_warmup_pool: apart` (07_trainer,
+    # `ApartHeads`) gives each closed question two heads, one on the tower's mean token and one on the view's, and each
+    # must answer alone, so the view has to learn what a linear read of its 16x16 cells can give (the logistic
+    # regression reads orientation from them at 0.92 on val). Otherwise late16 (16 view tokens, so the language model is
+    # given both halves in equal shares). Rule: it becomes the quickstart if it is above the majority on all 12
+    # answerable pairs on val, within the budget.
+    "llava-stem8-400img-warmup-view16std-rank8-late16-apart": dict(images_per_category=400, stem=8, global_view=16, global_view_as="late",
+                                                                   global_view_standardize=True, global_view_rank=8, global_view_positions=16,
+                                                                   epochs=6, vision_warmup_steps=2000, vision_warmup_pool="apart", hf_name="tiny-llava",
+                                                                   why="late16, the warm-up's heads on the tower's and the view's tokens apart"),
 }
 
 

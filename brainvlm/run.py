@@ -106,7 +106,7 @@ class TrainerSection:
     answer_samples: int = 4                    # ... this many per modality, one per question kind
     vision_warmup_steps: int = 0               # stage 1 first: the vision path alone learns the closed questions' answers (`warm_up_vision`; needs split_turns). For bases whose vision side starts untrained
     vision_warmup_lr: float = 1.0e-3           # ... its AdamW learning rate (batches of per_device_train_batch_size)
-    vision_warmup_pool: str = "mean"           # ... what its heads read: the mean image token, or every image token in order (tokens)
+    vision_warmup_pool: str = "mean"           # ... what its heads read: the mean image token, every image token in order (tokens), or the tower's and a late view's apart
     vision_warmup_standardize: bool = False    # ... its heads read the features standardised over each batch
 
 # %% ../nbs/07a_run.ipynb #4bbc7edb
@@ -221,7 +221,7 @@ RULES: dict[str, tuple[typing.Callable, str]] = {      # key path -> (test, what
     "trainer.weight_decay": _at_least(0), "trainer.max_grad_norm": _at_least(0),
     "trainer.answer_samples_every": _at_least(0), "trainer.answer_samples": _at_least(1),
     "trainer.vision_warmup_steps": _at_least(0), "trainer.vision_warmup_lr": _at_least(0, strict=True),
-    "trainer.vision_warmup_pool": _one_of("mean", "tokens"),                       # WARMUP_POOLS of 07_trainer (tested below)
+    "trainer.vision_warmup_pool": _one_of("mean", "tokens", "apart"),                     # WARMUP_POOLS of 07_trainer (tested below)
 }
 
 def _check_rule(path: str, value):

@@ -27,7 +27,7 @@ load_families()      # the built-in families registered: `Auto*.from_pretrained`
 __all__ = ['MONITOR', 'STAGING', 'WARMUP_POOLS', 'CHECKPOINT_WEIGHTS', 'DEEPSPEED_CONFIGS', 'NonFiniteLossError',
            'embed_every_modality', 'ModalityLosses', 'ModalityLogs', 'progress_line', 'ProgressLines', 'ExactResume',
            'SaveError', 'publish', 'staged', 'AtomicCheckpoints', 'EpochModalityBatches', 'ModalityTrainer',
-           'grad_norms_by_part', 'generate_answer', 'AnswerSamples', 'answer_classes', 'image_features',
+           'grad_norms_by_part', 'generate_answer', 'AnswerSamples', 'answer_classes', 'image_features', 'ApartHeads',
            'warm_up_vision', 'load_checkpoint_weights', 'checkpoint_complete', 'ResumePoint', 'resume_point',
            'zero_stage', 'deepspeed_config', 'gathered', 'built_whole', 'optimizer_shards', 'cpu_collectives']
 
@@ -328,7 +328,7 @@ def answer_classes(dataset, max_classes: int = 20) -> dict[str, list[str]]:
     return {t: sorted(set(a.values())) for t, a in sorted(answers.items()) if 2 <= len(set(a.values())) <= min(max_classes, len(a) / 2)}
 
 
-WARMUP_POOLS = ("mean", "tokens")                      # what the warm-up's heads read (`image_features`)
+WARMUP_POOLS = ("mean", "tokens", "apart")             # what the warm-up's heads read (`image_features`; apart: `ApartHeads`)
 
 def _late_view(model, modality: str) -> int:
     "How many image tokens `model` hands on after the tower for `modality`'s global view (`global_view_as: late`, 05_embed): the last ones; 0 for none."
@@ -341,17 +341,25 @@ def image_features(model, pixel_values: torch.Tensor, modality: str, pool: str =
     `(B, 2 × text hidden)`), or every token in order, end to end (`tokens`: `(B, tokens × text hidden)`, which keeps
     where in the image a token comes from; the images of a batch give the same number of tokens)."""
     if pool not in WARMUP_POOLS: raise ConfigError(f"trainer.vision_warmup_pool must be one of {', '.join(WARMUP_POOLS)}, not {pool!r}")
+    if pool == "apart" and not _late_view(model, modality): raise ConfigError(f"trainer.vision_warmup_pool: apart needs a late global view of {modality} (model.{modality}.global_view_as: late)")
     tokens = model.get_image_features(pixel_values, modality=modality, return_dict=True).pooler_output
     if pool == "tokens": return torch.stack([t.flatten() for t in tokens])
     if k := _late_view(model, modality): return torch.stack([torch.cat([t[:-k].mean(0), t[-k:].mean(0)]) for t in tokens])
     return torch.stack([t.mean(0) for t in tokens])
+
+class ApartHeads(torch.nn.Module):
+    """The warm-up's heads for one question under pool `apart`: one linear head on the tower's mean image token and one
+    on the late view's, each answering alone (so neither half can lean on the other); `(B, 2·width)` -> `(2·B, classes)`, the tower's rows first."""
+    def __init__(self, features: int, classes: int):
+        super().__init__(); self.parts = torch.nn.ModuleList([torch.nn.Linear(features // 2, classes) for _ in range(2)])
+    def forward(self, f: torch.Tensor) -> torch.Tensor: return torch.cat([h(x) for h, x in zip(self.parts, f.chunk(2, dim=-1))])
 
 # %% ../nbs/07_trainer.ipynb #0cccc957
 def warm_up_vision(model, train: InterleaveDataset,   # the run's training data, one question per sample (`split_turns`)
                    steps: int,                         # optimizer steps (batches of images of one dataset each)
                    learning_rate: float = 1e-3, batch_size: int = 8, seed: int = 0,
                    max_classes: int = 20,              # questions with more distinct answers (reports, free text) take no part
-                   pool: str = "mean",                 # what the heads read: the mean image token, or every token (`image_features`)
+                   pool: str = "mean",                 # what the heads read: the mean image token, every token, or the tower's and a late view's apart
                    standardize: bool = False,          # the heads read the features standardised over the batch (each dimension)
                    progress: bool = True) -> dict:
     """Stage 1 for a base whose vision side starts untrained: every trainable parameter that the image features reach
@@ -381,8 +389,7 @@ def warm_up_vision(model, train: InterleaveDataset,   # the run's training data,
                 "questions": {}, "left_out": left_out}
     params = [p for p in model.parameters() if p.requires_grad]
     weights = torch.tensor([float(len(images)) for *_, images in parts])
-    history, heads, opt = [], {}, torch.optim.AdamW(params, lr=learning_rate)
-    model.train()
+    history, heads, opt = [], {}, torch.optim.AdamW(params, lr=learning_rate); model.train()
     for step in tqdm(range(1, steps + 1), desc="vision warm-up", disable=not progress):
         name, ds, classes, images = parts[int(torch.multinomial(weights, 1, generator=g))]
         batch = [images[int(k)] for k in torch.randint(0, len(images), (batch_size,), generator=g)]
@@ -390,13 +397,14 @@ def warm_up_vision(model, train: InterleaveDataset,   # the run's training data,
         f = image_features(model, x.to(params[0].device, params[0].dtype), ds.modality, pool)
         if standardize: f = (f - f.mean(0, keepdim=True)) / (f.std(0, keepdim=True) + 1e-5)
         if (name, next(iter(classes))) not in heads:     # this dataset's heads, once its feature size is known
-            new = {(name, t): torch.nn.Linear(f.shape[-1], len(answers)).to(f.device, f.dtype) for t, answers in classes.items()}
+            new = {(name, t): (ApartHeads if pool == "apart" else torch.nn.Linear)(f.shape[-1], len(answers)).to(f.device, f.dtype) for t, answers in classes.items()}
             heads.update(new); opt.add_param_group({"params": [p for h in new.values() for p in h.parameters()]})
         losses, right, asked = [], 0, 0
         for t in sorted({t for _, answers in batch for t in answers}):
             rows = [k for k, (_, answers) in enumerate(batch) if t in answers]
-            logits, y = heads[name, t](f[rows]), torch.tensor([batch[k][1][t] for k in rows], device=f.device)
-            losses.append(torch.nn.functional.cross_entropy(logits, y)); right += int((logits.argmax(-1) == y).sum()); asked += len(rows)
+            logits = heads[name, t](f[rows])                  # `apart`: each head's rows in turn, so the answers repeat
+            y = torch.tensor([batch[k][1][t] for k in rows], device=f.device).repeat(len(logits) // len(rows))
+            losses.append(torch.nn.functional.cross_entropy(logits, y)); right += int((logits.argmax(-1) == y).sum()); asked += len(y)
         loss = sum(losses) / len(losses)
         opt.zero_grad(); loss.backward(); torch.nn.utils.clip_grad_norm_([p for g in opt.param_groups for p in g["params"]], 1.0); opt.step()
         history.append((loss.item(), right / asked))
