@@ -601,6 +601,14 @@ DESIGNS = {
                                                                    global_view_standardize=True, global_view_rank=8, global_view_positions=16,
                                                                    epochs=6, vision_warmup_steps=2000, vision_warmup_pool="apart", hf_name="tiny-llava",
                                                                    why="late16, the warm-up's heads on the tower's and the view's tokens apart"),
+    # Measured on abdomen and trans_thalamic (val, n = 59, 1 thread each, two at a time; 239 and 234 s): abdomen
+    # orientation at the majority (0.644); quality in both (0.915 against 0.542, 0.831 against 0.559), abdomen
+    # recommendation (0.525 against 0.356), trans_thalamic structures (0.814 against 0.712) and gestational age in both
+    # read: 6 of those 7, not adopted, femur not measured. Its warm-up's training accuracy (both heads of every question)
+    # reached 0.699 and 0.718 in its last 10% of steps, and `--answer-probe` on the abdomen run finds orientation still
+    # not in the features (mean tokens 0.593, tokens in order 0.712 [0.586, 0.812]), quality in them (0.932): a head on
+    # the late view alone did not make the view learn the spine's side in 2,000 warm-up steps, where the same 16x16
+    # cells, summed into the tower (view16std), did. No further design was written this session.
 }
 
 
