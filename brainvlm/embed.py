@@ -17,7 +17,7 @@ from .core import ConfigError, DataError, get_modality
 
 # %% auto #0
 __all__ = ['PATCH_POLICIES', 'PATCH_IMPLS', 'STEM_STRIDE', 'STEM_POOLS', 'VIEW_MODES', 'AFTER_TOWER', 'VIEW_OPTIONS',
-           'VIEW_DEFAULTS', 'EMBED_BENCH_CASES', 'TINY_MODALITIES', 'PatchLayout', 'modality_layout', 'pad_to_layout',
+           'EMBED_BENCH_CASES', 'VIEW_DEFAULTS', 'TINY_MODALITIES', 'PatchLayout', 'modality_layout', 'pad_to_layout',
            'patchify', 'PatchEmbedding', 'conv_patches', 'pooled_stem', 'GlobalView', 'time_patch_embedding',
            'compare_patch_impls', 'normalize_modality_config', 'check_modality', 'visual_token_count',
            'ModalityPatchEmbedding']
@@ -233,9 +233,8 @@ def _conv_stem(layout: PatchLayout, stem: int) -> nn.Sequential:
 # %% ../nbs/05_embed.ipynb #f4276381
 VIEW_MODES = ("sum", "token", "late", "late_sum")   # a global view: added to every patch token, one more token after the patches,
 AFTER_TOWER = ("late", "late_sum")                   # ... or, after the tower: one more token, or added to each of its tokens (06a_llava)
-VIEW_OPTIONS = {"global_view_standardize": "standardize", "global_view_dropout": "dropout",   # config key -> `GlobalView` option
-                "global_view_rank": "rank", "global_view_drop_path": "drop_path", "global_view_norm": "out_norm", "global_view_as": "mode",
-                "global_view_positions": "tokens"}
+VIEW_OPTIONS = {"global_view_standardize": "standardize", "global_view_dropout": "dropout", "global_view_rank": "rank",   # config key -> `GlobalView` option
+                "global_view_drop_path": "drop_path", "global_view_norm": "out_norm", "global_view_as": "mode", "global_view_positions": "tokens"}
 
 class GlobalView(nn.Module):
     "The whole image averaged down to `side` cells per spatial axis (and over its frames) and projected linearly: `(B, C, *size)` -> `(B, dim)` (several `tokens`: `(B, tokens, dim)`)."
@@ -257,8 +256,8 @@ class GlobalView(nn.Module):
         if not 0 <= out_norm < math.inf: raise ConfigError(f"global_view_norm must be >= 0 and finite, not {out_norm}")
         if mode not in VIEW_MODES: raise ConfigError(f"global_view_as must be one of {VIEW_MODES}, not {mode!r}")
         if tokens < 1 or (tokens > 1 and mode != "late"): raise ConfigError(f"global_view_positions must be >= 1, and 1 unless global_view_as is late, not {tokens} ({mode})")
-        self.side, self.mode, self.drop_path, self.out_norm, cells = side, mode, drop_path, out_norm, layout.channels * side ** self.spatial
-        self.tokens = tokens
+        self.side, self.mode, self.drop_path, self.out_norm, self.tokens = side, mode, drop_path, out_norm, tokens
+        cells = layout.channels * side ** self.spatial
         self.norm = nn.BatchNorm1d(cells, affine=False) if standardize else None
         self.dropout, self.down = nn.Dropout(dropout), nn.Linear(cells, rank, bias=False) if rank else None
         self.proj = nn.Linear(rank or cells, tokens * dim)
@@ -291,8 +290,6 @@ class GlobalView(nn.Module):
         if not (self.training and self.drop_path): return v
         keep = torch.rand(len(v), *[1] * (v.dim() - 1), device=v.device) >= self.drop_path   # drop-path on the view as a branch; survivors scaled up
         return v * keep.to(v.dtype) / (1 - self.drop_path)
-
-VIEW_DEFAULTS = {k: inspect.signature(GlobalView).parameters[o].default for k, o in VIEW_OPTIONS.items()}   # config key -> its default
 
 # %% ../nbs/05_embed.ipynb #2d71bace
 def time_patch_embedding(layout: PatchLayout, dim: int, batch: int, impl: str, repeats: int = 3,
@@ -327,6 +324,8 @@ def compare_patch_impls(cases: Mapping = EMBED_BENCH_CASES, repeats: int = 3, de
     return pd.DataFrame(rows).set_index("case")
 
 # %% ../nbs/05_embed.ipynb #c9445598
+VIEW_DEFAULTS = {k: inspect.signature(GlobalView).parameters[o].default for k, o in VIEW_OPTIONS.items()}   # config key -> its default
+
 def normalize_modality_config(modalities: Mapping[str, Mapping] | Sequence[str]) -> dict[str, dict]:
     "Validate `{modality: {img_size, patch_size, sequence_length, channels}}` (or a list of names: defaults); JSON-able."
     if not isinstance(modalities, Mapping): modalities = {m: {} for m in modalities}
