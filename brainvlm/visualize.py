@@ -23,7 +23,7 @@ __all__ = ['tokens_to_grid', 'upsample_map', 'normalize_maps', 'grad_cam', 'atte
 # %% ../nbs/09c_visualize.ipynb #76632cba
 def tokens_to_grid(tokens: torch.Tensor,                 # (B, N, C) or (B, 1 + N, C) with a leading CLS token
                    grid: Sequence[int]) -> torch.Tensor:
-    "`(B, [CLS +] N, C)` token features -> `(B, C, *grid)`, tokens in array order (as `patchify` cuts them); a leading CLS token is dropped (a `late` view's token, the last of LLaVA's image tokens, is the caller's to leave out)."
+    "`(B, [CLS +] N, C)` token features -> `(B, C, *grid)`, tokens in array order (as `patchify` cuts them); a leading CLS token is dropped (a `late` view's token(s), the last of LLaVA's image tokens, the caller's to leave out)."
     B, n, C = tokens.shape
     N = int(np.prod(grid))
     if n == N + 1: tokens = tokens[:, 1:]
