@@ -5,6 +5,7 @@
 # %% ../nbs/05_embed.ipynb #c13a2554
 from __future__ import annotations
 import inspect, math, time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
@@ -19,7 +20,7 @@ from .core import ConfigError, DataError, get_modality
 __all__ = ['PATCH_POLICIES', 'PATCH_IMPLS', 'STEM_STRIDE', 'STEM_POOLS', 'VIEW_MODES', 'AFTER_TOWER', 'VIEW_OPTIONS',
            'EMBED_BENCH_CASES', 'VIEW_DEFAULTS', 'TINY_MODALITIES', 'PatchLayout', 'modality_layout', 'pad_to_layout',
            'patchify', 'PatchEmbedding', 'conv_patches', 'pooled_stem', 'GlobalView', 'time_patch_embedding',
-           'compare_patch_impls', 'normalize_modality_config', 'check_modality', 'visual_token_count',
+           'compare_patch_impls', 'normalize_modality_config', 'view_left_out', 'check_modality', 'visual_token_count',
            'ModalityPatchEmbedding']
 
 # %% ../nbs/05_embed.ipynb #dfa17d21
@@ -151,13 +152,13 @@ class PatchEmbedding(nn.Module):
     @property
     def num_positions(self) -> int: return self.layout.num_patches + int(self.has_cls) + int(self.view_mode == "token")
 
-    def late_view(self, x: torch.Tensor) -> torch.Tensor | None: return self.global_view(x.to(self.weight.dtype)).reshape(len(x), -1, self.dim) if self.view_mode in AFTER_TOWER else None   # (B, 1 or tokens, dim): for the model to hand on after the tower (06a_llava)
+    def late_view(self, x: torch.Tensor) -> torch.Tensor | None: return self.global_view(x.to(self.weight.dtype)).reshape(len(x), -1, self.dim) if self.view_mode in ("late", "late_sum") else None   # (B, 1 or tokens, dim): for the model to hand on after the tower (06a_llava)
 
     def project(self, x: torch.Tensor, impl: str | None = None) -> torch.Tensor:
         "The patch tokens without position embeddings: `(B, C, *size)` -> `(B, N, dim)`."
         self.layout.check_input(x); impl = impl or self.impl
         x = x.to(self.weight.dtype)                                       # fp16 pixels from the cache: converted here, on the device
-        view = self.global_view(x)[:, None] if self.view_mode == "sum" else 0   # (B, 1, dim): the same for every token
+        view = self.global_view(x)[:, None] if self.view_mode in ("sum", "sum_plain") else 0   # (B, 1, dim): the same for every token
         x = pad_to_layout(x, self.layout)
         if self.stem is not None: x = pooled_stem(self.stem, x, self.layout.patch, self.stem_pool)
         if impl == "linear": return F.linear(patchify(x, self.proj_layout.patch), self.weight, self.bias) + view
@@ -231,8 +232,8 @@ def _conv_stem(layout: PatchLayout, stem: int) -> nn.Sequential:
                          conv(stem, stem, 3, stride=2, padding=1), nn.GELU())
 
 # %% ../nbs/05_embed.ipynb #f4276381
-VIEW_MODES = ("sum", "token", "late", "late_sum")   # a global view: added to every patch token, one more token after the patches,
-AFTER_TOWER = ("late", "late_sum")                   # ... or, after the tower: one more token, or added to each of its tokens (06a_llava)
+VIEW_MODES = ("sum", "token", "sum_plain", "late", "late_sum")   # a global view: added to every patch token, one more token after the patches,
+AFTER_TOWER = ("sum_plain", "late", "late_sum")   # ... summed and the tower's mean token without it after the tower; or one more token, or added to each (06a_llava)
 VIEW_OPTIONS = {"global_view_standardize": "standardize", "global_view_dropout": "dropout", "global_view_rank": "rank",   # config key -> `GlobalView` option
                 "global_view_drop_path": "drop_path", "global_view_norm": "out_norm", "global_view_as": "mode", "global_view_positions": "tokens"}
 
@@ -356,6 +357,13 @@ def normalize_modality_config(modalities: Mapping[str, Mapping] | Sequence[str])
     return out
 
 # %% ../nbs/05_embed.ipynb #d43e6fcf
+@contextmanager
+def view_left_out(emb: PatchEmbedding):
+    "Within: `emb` embeds without its global view (`global_view_as: sum_plain` runs the tower so once more, 06a_llava)."
+    mode, emb.view_mode = emb.view_mode, None
+    try: yield emb
+    finally: emb.view_mode = mode
+
 def check_modality(modalities: Mapping | Sequence[str], modality: str) -> str:
     "`modality`, if `modalities` (a modality config or names) has a patch embedding for it; else an error naming those it has."
     if modality not in modalities:
@@ -370,7 +378,7 @@ def visual_token_count(modalities: Mapping[str, Mapping],   # a normalized modal
     "Tokens per sample of `modality` a patch embedding made from `modalities` hands on: the patches, plus CLS if kept, plus a global view's token(s)."
     o = modalities[check_modality(modalities, modality)]
     mode = o.get("global_view_as", "sum") if o.get("global_view") else None
-    view = 1 if mode == "token" else o.get("global_view_positions", 1) if mode == "late" and after_tower else 0   # sum, late_sum: none
+    view = 1 if mode == "token" else (o.get("global_view_positions", 1) if mode == "late" else int(mode == "sum_plain")) if after_tower else 0   # sum, late_sum: none
     return modality_layout(modality, o["img_size"], o["patch_size"], o.get("sequence_length"), o["channels"], policy).num_patches + int(keep_cls) + view
 
 # %% ../nbs/05_embed.ipynb #05b3de96

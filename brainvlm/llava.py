@@ -17,7 +17,7 @@ from transformers.conversion_mapping import get_checkpoint_conversion_mapping, r
 from transformers.modeling_outputs import BaseModelOutputWithPooling
 from transformers.models.clip.modeling_clip import CLIPEncoder, CLIPPreTrainedModel
 
-from .embed import visual_token_count
+from .embed import view_left_out, visual_token_count
 from .data import IMAGE_TOKEN
 from .models import (ModelFamily, VolumeVisionOptions, VolumeVisionTower, register_family,
                              _TINY_VISION, _check_modality, _token_ids, _vision_fields)
@@ -37,7 +37,7 @@ class VolumeClipVisionModel(VolumeVisionTower, CLIPPreTrainedModel):
     config: VolumeVisionConfig
     config_class = VolumeVisionConfig
     encoder_class, pre_norm = CLIPEncoder, True
-    reads_late_view = True                      # VolumeLlavaModel.get_image_features hands a `late` or `late_sum` view on
+    reads_late_view = True                      # VolumeLlavaModel.get_image_features hands a view on after the tower (`AFTER_TOWER` modes)
     _no_split_modules = ["CLIPEncoderLayer", "PatchEmbedding"]
 
 # %% ../nbs/06a_llava.ipynb #dfec8d3f
@@ -69,7 +69,7 @@ class VolumeLlavaModel(LlavaModel):
     def get_image_features(self, pixel_values: torch.Tensor, modality: str | None = None,
                            vision_feature_layer: int | list[int] | None = None,
                            vision_feature_select_strategy: str | None = None, **kwargs) -> BaseModelOutputWithPooling:
-        "Vision tower -> chosen hidden layer(s) (CLS dropped under 'default') [+ a `late` view's token(s), or a `late_sum` view on each] -> projector: `pooler_output` is `(B, N [+ view tokens], text hidden)`."
+        "Vision tower -> chosen hidden layer(s) (CLS dropped under 'default') [+ a `late` view's token(s), or a `late_sum` view on each, or `sum_plain`: the mean token of the tower without the view] -> projector: `pooler_output` is `(B, N [+ view tokens], text hidden)`."
         layer = self.config.vision_feature_layer if vision_feature_layer is None else vision_feature_layer
         strategy = vision_feature_select_strategy or self.config.vision_feature_select_strategy
         out = self.vision_tower(pixel_values, modality=modality, output_hidden_states=True, return_dict=True)
@@ -79,6 +79,9 @@ class VolumeLlavaModel(LlavaModel):
         emb = self.vision_tower.embeddings[_check_modality(self.vision_tower, modality)]
         late = emb.late_view(pixel_values)                                  # (B, 1 or view tokens, vision hidden) or None: the tower never saw it
         if late is not None: hs = [torch.cat([h, late.to(h.dtype)], dim=1) if emb.view_mode == "late" else h + late.to(h.dtype) for h in hs]
+        if emb.view_mode == "sum_plain":                                    # the tower once more without the view: its mean token joins
+            with view_left_out(emb): plain = self.vision_tower(pixel_values, modality=modality, output_hidden_states=True, return_dict=True)
+            hs = [torch.cat([h, plain.hidden_states[i][:, int(strategy == "default"):].mean(1, keepdim=True)], dim=1) for h, i in zip(hs, layers)]
         out.pooler_output = list(self.multi_modal_projector(torch.cat(hs, dim=-1)))   # B x (N, text hidden), as LlavaModel wants
         return out
 

@@ -88,7 +88,7 @@ class VolumeVisionTower:
         self.embeddings = ModalityPatchEmbedding(config.modalities, config.hidden_size, cls_token=True,
                                                  policy=config.patch_policy, impl=config.patch_impl)
         late = [m for m in self.embeddings.modalities if self.embeddings[m].view_mode in AFTER_TOWER]
-        if late and not self.reads_late_view: raise ConfigError(f"global_view_as: late or late_sum ({', '.join(late)}) is handed on after the tower by LLaVA-style families only, not by {type(self).__name__}; use sum or token")
+        if late and not self.reads_late_view: raise ConfigError(f"global_view_as: {' or '.join(AFTER_TOWER)} ({', '.join(late)}) is handed on after the tower by LLaVA-style families only, not by {type(self).__name__}; use sum or token")
         if self.pre_norm: self.pre_layrnorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.encoder = self.encoder_class(config)
         self.post_layernorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)

@@ -50,7 +50,7 @@ class PatchSection:
     stem: int = 0                              # channels of the convolutional stem (0: a linear patch)
     stem_pool: str = "max+mean"                # the stem's features per patch: their max and mean, or every cell in place ("cells")
     global_view: int = 0                       # cells per axis of a coarse view of the whole image (0: none)
-    global_view_as: str = "sum"                # the view added to every patch token, one more token after the patches ("token"), or after the tower ("late": a token, "late_sum": added; LLaVA)
+    global_view_as: str = "sum"                # the view added to every patch token, one more token after the patches ("token"), or after the tower ("late": a token, "late_sum": added; "sum_plain": summed, plus the tower's mean token without it; LLaVA)
     global_view_standardize: bool = False      # the view's cells standardised over the images first (a BatchNorm without weights)
     global_view_dropout: float = 0.0           # dropout on the view's cells in training
     global_view_rank: int = 0                  # the view's projection through this many dimensions (0: full rank)

@@ -48,7 +48,7 @@ def embed_every_modality(model) -> int:
     found = [m for m in model.modules() if isinstance(m, ModalityPatchEmbedding)]
     for emb in found:
         late = [m for m in emb.modalities if emb[m].view_mode in AFTER_TOWER]   # made after the tower (06a_llava), at another point of the step
-        if late and len(emb.modalities) > 1: raise ConfigError(f"global_view_as: late or late_sum ({', '.join(late)}) cannot be trained beside other modalities under torchrun or DeepSpeed: use sum or token")
+        if late and len(emb.modalities) > 1: raise ConfigError(f"global_view_as: {' or '.join(AFTER_TOWER)} ({', '.join(late)}) cannot be trained beside other modalities under torchrun or DeepSpeed: use sum or token")
         emb.forward = types.MethodType(_every_modality_forward, emb)
     return len(found)
 
@@ -331,9 +331,11 @@ def answer_classes(dataset, max_classes: int = 20) -> dict[str, list[str]]:
 WARMUP_POOLS = ("mean", "tokens", "apart")             # what the warm-up's heads read (`image_features`; apart: `ApartHeads`)
 
 def _late_view(model, modality: str) -> int:
-    "How many image tokens `model` hands on after the tower for `modality`'s global view (`global_view_as: late`, 05_embed): the last ones; 0 for none."
+    """How many image tokens `model` hands on after the tower for `modality`'s global view, the last ones (05_embed:
+    `global_view_as: late`, the view's; `sum_plain`, the mean token of the tower without the view); 0 for none."""
     emb = next((m for m in model.modules() if isinstance(m, ModalityPatchEmbedding)), None)
-    return emb[modality].global_view.tokens if emb is not None and emb[modality].view_mode == "late" else 0
+    mode = emb[modality].view_mode if emb is not None else None
+    return emb[modality].global_view.tokens if mode == "late" else int(mode == "sum_plain")
 
 def image_features(model, pixel_values: torch.Tensor, modality: str, pool: str = "mean") -> torch.Tensor:
     """The image tokens a model hands its language model (`get_image_features`), one row per image: averaged over tokens
