@@ -20,7 +20,7 @@ from .core import ConfigError, DataError, get_modality
 __all__ = ['PATCH_POLICIES', 'PATCH_IMPLS', 'STEM_STRIDE', 'STEM_POOLS', 'VIEW_MODES', 'AFTER_TOWER', 'VIEW_OPTIONS',
            'EMBED_BENCH_CASES', 'VIEW_DEFAULTS', 'TINY_MODALITIES', 'PatchLayout', 'modality_layout', 'pad_to_layout',
            'patchify', 'PatchEmbedding', 'conv_patches', 'pooled_stem', 'GlobalView', 'time_patch_embedding',
-           'compare_patch_impls', 'normalize_modality_config', 'view_left_out', 'check_modality', 'visual_token_count',
+           'compare_patch_impls', 'normalize_modality_config', 'plain_beside', 'check_modality', 'visual_token_count',
            'ModalityPatchEmbedding']
 
 # %% ../nbs/05_embed.ipynb #dfa17d21
@@ -118,6 +118,7 @@ def patchify(x: torch.Tensor, patch: Sequence[int]) -> torch.Tensor:
 PATCH_IMPLS = ("linear", "conv")
 class PatchEmbedding(nn.Module):
     "Embed one modality: `(B, C, *size)` -> `(B, [CLS] + N patches [+ view], dim)`, with learned position embeddings."
+    plain_beside = False                       # `sum_plain` within `plain_beside(emb)`: rows B..2B, the same images without the view
     def __init__(self, layout: PatchLayout,   # input size, patch, channels, pad policy
                  dim: int,                     # output width (the vision tower's hidden size)
                  cls_token: bool = True,       # prepend a learned CLS token (CLIP and BLIP-2 towers expect one)
@@ -144,8 +145,7 @@ class PatchEmbedding(nn.Module):
         "The projection like `nn.Linear` (U(±1/√fan_in): token scale independent of patch size); position and CLS embeddings N(0, std) truncated."
         bound = 1 / math.sqrt(self.proj_layout.patch_dim)
         for t in (self.weight, self.bias): nn.init.uniform_(t, -bound, bound)
-        nn.init.trunc_normal_(self.position_embedding, std=std)
-        if self.class_embedding is not None: nn.init.trunc_normal_(self.class_embedding, std=std)
+        for t in (self.position_embedding, *([self.class_embedding] if self.class_embedding is not None else [])): nn.init.trunc_normal_(t, std=std)
         for m in [*(self.stem or ()), *([self.global_view] if self.global_view else [])]:   # the stem's convolutions: PyTorch's own init
             if hasattr(m, "reset_parameters"): m.reset_parameters()
 
@@ -161,8 +161,8 @@ class PatchEmbedding(nn.Module):
         view = self.global_view(x)[:, None] if self.view_mode in ("sum", "sum_plain") else 0   # (B, 1, dim): the same for every token
         x = pad_to_layout(x, self.layout)
         if self.stem is not None: x = pooled_stem(self.stem, x, self.layout.patch, self.stem_pool)
-        if impl == "linear": return F.linear(patchify(x, self.proj_layout.patch), self.weight, self.bias) + view
-        return conv_patches(x, self.weight, self.bias, self.proj_layout.patch) + view
+        own = F.linear(patchify(x, self.proj_layout.patch), self.weight, self.bias) if impl == "linear" else conv_patches(x, self.weight, self.bias, self.proj_layout.patch)
+        return torch.cat([own + view, own]) if self.plain_beside and self.view_mode == "sum_plain" else own + view   # (2B, N, dim) with the plain pass
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         "`(B, C, *size)` -> `(B, num_positions, dim)`: [CLS] + patch tokens [+ the view's token], plus position embeddings."
@@ -358,11 +358,12 @@ def normalize_modality_config(modalities: Mapping[str, Mapping] | Sequence[str])
 
 # %% ../nbs/05_embed.ipynb #d43e6fcf
 @contextmanager
-def view_left_out(emb: PatchEmbedding):
-    "Within: `emb` embeds without its global view (`global_view_as: sum_plain` runs the tower so once more, 06a_llava)."
-    mode, emb.view_mode = emb.view_mode, None
+def plain_beside(emb: PatchEmbedding):
+    """Within: a `global_view_as: sum_plain` embedding gives `(2B, ...)` for `B` images, the tokens with the view and then the
+    same without it, so a tower runs both passes as one batch (06a_llava); the stem and the view are computed once."""
+    emb.plain_beside = True
     try: yield emb
-    finally: emb.view_mode = mode
+    finally: emb.plain_beside = False
 
 def check_modality(modalities: Mapping | Sequence[str], modality: str) -> str:
     "`modality`, if `modalities` (a modality config or names) has a patch embedding for it; else an error naming those it has."

@@ -5,6 +5,7 @@
 # %% ../nbs/06a_llava.ipynb #49bcf7c2
 from __future__ import annotations
 import dataclasses, re
+from contextlib import nullcontext
 from typing import Literal, Mapping     # Literal: the inherited config fields' annotations name it (show_doc evaluates them here)
 
 import torch
@@ -17,7 +18,7 @@ from transformers.conversion_mapping import get_checkpoint_conversion_mapping, r
 from transformers.modeling_outputs import BaseModelOutputWithPooling
 from transformers.models.clip.modeling_clip import CLIPEncoder, CLIPPreTrainedModel
 
-from .embed import view_left_out, visual_token_count
+from .embed import plain_beside, visual_token_count
 from .data import IMAGE_TOKEN
 from .models import (ModelFamily, VolumeVisionOptions, VolumeVisionTower, register_family,
                              _TINY_VISION, _check_modality, _token_ids, _vision_fields)
@@ -72,16 +73,17 @@ class VolumeLlavaModel(LlavaModel):
         "Vision tower -> chosen hidden layer(s) (CLS dropped under 'default') [+ a `late` view's token(s), or a `late_sum` view on each, or `sum_plain`: the mean token of the tower without the view] -> projector: `pooler_output` is `(B, N [+ view tokens], text hidden)`."
         layer = self.config.vision_feature_layer if vision_feature_layer is None else vision_feature_layer
         strategy = vision_feature_select_strategy or self.config.vision_feature_select_strategy
-        out = self.vision_tower(pixel_values, modality=modality, output_hidden_states=True, return_dict=True)
+        emb, B = self.vision_tower.embeddings[_check_modality(self.vision_tower, modality)], len(pixel_values)
+        with plain_beside(emb) if emb.view_mode == "sum_plain" else nullcontext():   # sum_plain: rows B..2B without the view
+            out = self.vision_tower(pixel_values, modality=modality, output_hidden_states=True, return_dict=True)
         layers = [layer] if isinstance(layer, int) else list(layer)
-        hs = [out.hidden_states[i] for i in layers]                         # each (B, 1 + N, vision hidden)
+        hs = [out.hidden_states[i] for i in layers]                         # each (B, 1 + N, vision hidden), or 2B
         if strategy == "default": hs = [h[:, 1:] for h in hs]              # drop CLS
-        emb = self.vision_tower.embeddings[_check_modality(self.vision_tower, modality)]
         late = emb.late_view(pixel_values)                                  # (B, 1 or view tokens, vision hidden) or None: the tower never saw it
         if late is not None: hs = [torch.cat([h, late.to(h.dtype)], dim=1) if emb.view_mode == "late" else h + late.to(h.dtype) for h in hs]
-        if emb.view_mode == "sum_plain":                                    # the tower once more without the view: its mean token joins
-            with view_left_out(emb): plain = self.vision_tower(pixel_values, modality=modality, output_hidden_states=True, return_dict=True)
-            hs = [torch.cat([h, plain.hidden_states[i][:, int(strategy == "default"):].mean(1, keepdim=True)], dim=1) for h, i in zip(hs, layers)]
+        if emb.view_mode == "sum_plain":                                    # the view-free pass's mean token joins; the output keeps B rows
+            hs = [torch.cat([h[:B], h[B:].mean(1, keepdim=True)], dim=1) for h in hs]
+            out.last_hidden_state, out.hidden_states = out.last_hidden_state[:B], tuple(h[:B] for h in out.hidden_states)
         out.pooler_output = list(self.multi_modal_projector(torch.cat(hs, dim=-1)))   # B x (N, text hidden), as LlavaModel wants
         return out
 
