@@ -626,7 +626,11 @@ DESIGNS = {
     # against 0.542, recommendation 0.407 against 0.356; trans_thalamic structures 0.881 against 0.712, quality 0.610
     # against 0.559; femur structures 0.729 against 0.712, plane 0.695 against 0.492, quality 0.932 against 0.559,
     # recommendation 0.373 against 0.305; gestational age in all three. Several of these are by one to three images.
-    # 12 > 11: it becomes the quickstart if the quickstart's `vqa-all` stays within the budget.
+    # 12 > 11: it becomes the quickstart if the quickstart's `vqa-all` stays within the budget. Its first `vqa-all` (seed 0,
+    # two quiet cores) ran the tower's second pass as a second call: 224 and 211 s for abdomen and femur, on course for
+    # about 11 minutes, so it was stopped; run as one batch of twice the images (`plain_beside`, 05_embed: the same
+    # function, fewer operations), the whole `vqa-all` took 572 s (183, 167 and 179 s per category run): within the
+    # budget, so it is the quickstart.
 }
 
 
