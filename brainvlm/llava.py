@@ -57,7 +57,7 @@ class VolumeLlavaConfig(LlavaConfig):
         if self.train is None: self.train = ["patch_embed"]
 
     def visual_token_count(self, modality: str) -> int:
-        "Image tokens the language model sees per sample: patches (+ CLS with the 'full' feature strategy)."
+        "Image tokens the language model sees per sample: patches (+ CLS with the 'full' feature strategy, + a view's tokens handed on: 05_embed)."
         v = self.vision_config
         return visual_token_count(v.modalities, modality, v.patch_policy, keep_cls=self.vision_feature_select_strategy == "full")
 
@@ -84,6 +84,7 @@ class VolumeLlavaModel(LlavaModel):
         if emb.view_mode == "sum_plain":                                    # the view-free pass's mean token joins; the output keeps B rows
             hs = [torch.cat([h[:B], h[B:].mean(1, keepdim=True)], dim=1) for h in hs]
             out.last_hidden_state, out.hidden_states = out.last_hidden_state[:B], tuple(h[:B] for h in out.hidden_states)
+            if out.attentions is not None: out.attentions = tuple(a[:B] for a in out.attentions)
         out.pooler_output = list(self.multi_modal_projector(torch.cat(hs, dim=-1)))   # B x (N, text hidden), as LlavaModel wants
         return out
 

@@ -79,7 +79,7 @@ class VolumeVisionTower:
     encoder_class: type                    # the library's encoder (CLIPEncoder, Blip2Encoder), built from the config
     pre_norm: bool = False                 # a LayerNorm before the encoder (CLIP)
     norm_all_tokens: bool = False          # the final LayerNorm on every token (BLIP-2), not only on the pooled CLS (CLIP)
-    reads_late_view: bool = False          # its family hands a `late` or `late_sum` global view on after the tower (LLaVA: 06a_llava)
+    reads_late_view: bool = False          # its family hands a global view on after the tower (`AFTER_TOWER` modes; LLaVA: 06a_llava)
     main_input_name = "pixel_values"
     input_modalities = ("image",)
 

@@ -374,8 +374,8 @@ def _check_global_view(cfg, m: str, section):
         if section[k] != VIEW_DEFAULTS[k] and not section.global_view: raise ConfigError(f"config key 'model.{m}.{k}' needs a view (model.{m}.global_view: cells per axis)")
     if section.global_view_standardize and cfg.trainer.per_device_train_batch_size < 2:
         raise ConfigError(f"config key 'model.{m}.global_view_standardize' needs batches of 2 or more images (trainer.per_device_train_batch_size)")
-    if cfg.trainer.vision_warmup_pool == "apart" and m in trained_modalities(cfg) and not (section.global_view and section.global_view_as == "late"):
-        raise ConfigError(f"config key 'trainer.vision_warmup_pool': apart reads a late global view, which model.{m} has not (model.{m}.global_view_as: late)")
+    if cfg.trainer.vision_warmup_pool == "apart" and m in trained_modalities(cfg) and not (section.global_view and section.global_view_as in ("late", "sum_plain")):
+        raise ConfigError(f"config key 'trainer.vision_warmup_pool': apart reads the tokens a global view hands on after the tower, which model.{m} has not (model.{m}.global_view_as: late or sum_plain)")
     if section.global_view_positions > 1 and section.global_view_as != "late":
         raise ConfigError(f"config key 'model.{m}.global_view_positions': {section.global_view_positions} tokens need global_view_as: late, not {section.global_view_as}")
     if section.global_view > min(cfg.dataset[m].img_size):

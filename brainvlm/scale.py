@@ -143,6 +143,11 @@ def _tower_tokens(v, modality: str) -> int:
     from brainvlm.embed import visual_token_count
     return visual_token_count(v.modalities, modality, v.patch_policy, keep_cls=True, after_tower=False)
 
+def _tower_passes(v, modality: str) -> int:
+    "Rows the tower runs per image: 2 with `global_view_as: sum_plain` (the images with the view and without it, one batch), else 1."
+    o = v.modalities[modality]
+    return 2 if o.get("global_view") and o.get("global_view_as") == "sum_plain" else 1
+
 # %% ../nbs/08a_scale.ipynb #966ba1d0
 def activation_bytes(model, modality: str,
                      text_tokens: int,              # conversation tokens per sample besides the visual tokens
@@ -153,7 +158,7 @@ def activation_bytes(model, modality: str,
     lm, vis, proj = "lm" in opened, "vision" in opened, "projector" in opened
     flows = bool(opened & {"patch_embed", "vision"})                      # a gradient runs through the tower
     n_vis = c.visual_token_count(modality)
-    tv, T = _tower_tokens(v, modality), n_vis + text_tokens              # tower tokens (with CLS), language-model tokens
+    tv, T = _tower_tokens(v, modality) * _tower_passes(v, modality), n_vis + text_tokens   # tower tokens (with CLS, every pass), language-model tokens
     h, i, L, V, hv, iv, Lv = t.hidden_size, t.intermediate_size, t.num_hidden_layers, t.vocab_size, v.hidden_size, v.intermediate_size, v.num_hidden_layers
     per_lora, r = _lora_adapters(model, L)
     lm_layer = 8 * h + a * (4 * h + 3 * i) + a * (4 * h + i) * lm + per_lora * (8 * h + 4 * r)
@@ -177,14 +182,15 @@ def training_flops(model, modality: str, text_tokens: int,
     from brainvlm.models import part_of, unreachable
     c, v, t = _llava_sizes(model)
     n_vis = c.visual_token_count(modality)
-    tokens = {"patch_embed": n_vis, "vision": _tower_tokens(v, modality), "projector": n_vis, "lm": n_vis + text_tokens, "lm_lora": n_vis + text_tokens}
+    passes = _tower_passes(v, modality)                                     # sum_plain: the tower runs each image twice
+    tokens = {"patch_embed": n_vis, "vision": _tower_tokens(v, modality) * passes, "projector": n_vis, "lm": n_vis + text_tokens, "lm_lora": n_vis + text_tokens}
     out, trained_below = dict.fromkeys(tokens, 0.0) | {"attention": 0.0}, False   # modules come in forward order
     for name, m in model.named_modules():
         if re.search(r"\.layers\.\d+\.self_attn$", name):
             lm = "language_model" in name
-            T, d = (tokens["lm"], t.hidden_size) if lm else (tokens["vision"], v.hidden_size)
+            T, d, rows = (tokens["lm"], t.hidden_size, 1) if lm else (tokens["vision"], v.hidden_size, passes)
             back = trained_below and not unreachable(model, f"{name}.q_proj.weight")
-            out["attention"] += 4 * T ** 2 * d * (0.5 if lm and causal_half else 1) * (1 + 2 * back)
+            out["attention"] += 4 * T ** 2 / rows * d * (0.5 if lm and causal_half else 1) * (1 + 2 * back)   # each pass attends within itself
         w = m.weight if isinstance(m, nn.Linear) else getattr(m, "weight", None) if name.endswith(f"embeddings.embeddings.{modality}") else None
         if w is not None:
             part = part_of(model, f"{name}.weight")

@@ -343,7 +343,7 @@ def image_features(model, pixel_values: torch.Tensor, modality: str, pool: str =
     `(B, 2 × text hidden)`), or every token in order, end to end (`tokens`: `(B, tokens × text hidden)`, which keeps
     where in the image a token comes from; the images of a batch give the same number of tokens)."""
     if pool not in WARMUP_POOLS: raise ConfigError(f"trainer.vision_warmup_pool must be one of {', '.join(WARMUP_POOLS)}, not {pool!r}")
-    if pool == "apart" and not _late_view(model, modality): raise ConfigError(f"trainer.vision_warmup_pool: apart needs a late global view of {modality} (model.{modality}.global_view_as: late)")
+    if pool == "apart" and not _late_view(model, modality): raise ConfigError(f"trainer.vision_warmup_pool: apart needs tokens a global view of {modality} hands on after the tower (model.{modality}.global_view_as: late or sum_plain)")
     tokens = model.get_image_features(pixel_values, modality=modality, return_dict=True).pooler_output
     if pool == "tokens": return torch.stack([t.flatten() for t in tokens])
     if k := _late_view(model, modality): return torch.stack([torch.cat([t[:-k].mean(0), t[-k:].mean(0)]) for t in tokens])

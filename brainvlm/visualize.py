@@ -67,6 +67,7 @@ def grad_cam(model: torch.nn.Module,
             if not acts: raise ConfigError(f"{type(layer).__name__} did not run when score_fn ran the model")
             if score.numel() != len(x): raise ConfigError(f"score_fn must give one score per input ({len(x)}), not shape {tuple(score.shape)}")
             act = acts[-1]
+            if len(act) != len(x): raise ConfigError(f"{type(layer).__name__} ran on {len(act)} rows for {len(x)} inputs (a sum_plain view's second pass?): its maps would not be the inputs'")
             grad, = torch.autograd.grad(score.sum(), act)
     finally:
         hook.remove(); model.train(training)
