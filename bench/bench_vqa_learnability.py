@@ -36,7 +36,7 @@ last design's comment gives the rule it is measured by).
 Usage::
 
     OMP_NUM_THREADS=1 .venv/bin/python bench/bench_vqa_learnability.py [--sizes 100 300 1000] [--out outputs/bench]
-    OMP_NUM_THREADS=2 .venv/bin/python bench/bench_vqa_learnability.py --design stem8 [--category femur] [--threads 2] [--work DIR]
+    OMP_NUM_THREADS=2 .venv/bin/python bench/bench_vqa_learnability.py --design stem8 [--category femur] [--seed 0] [--threads 2] [--work DIR]
     OMP_NUM_THREADS=1 .venv/bin/python bench/bench_vqa_learnability.py --probe DIR/runs/stem8
     OMP_NUM_THREADS=2 .venv/bin/python bench/bench_vqa_learnability.py --answer-probe DIR/runs/llava-stem8-400img-warmup-abdomen
     OMP_NUM_THREADS=2 .venv/bin/python bench/bench_vqa_learnability.py --view-probe DIR/runs/llava-stem8-400img-warmup-view16std-rank8-abdomen
@@ -66,7 +66,7 @@ level under a random brightness the answer ignores; `--pool N` trains on N fixed
 """
 from __future__ import annotations
 
-import argparse, json, os, platform, sys, tempfile, time
+import argparse, fcntl, json, os, platform, sys, tempfile, time
 from collections import Counter
 from pathlib import Path
 
@@ -631,11 +631,26 @@ DESIGNS = {
     # about 11 minutes, so it was stopped; run as one batch of twice the images (`plain_beside`, 05_embed: the same
     # function, fewer operations), the whole `vqa-all` took 572 s (183, 167 and 179 s per category run): within the
     # budget, so it is the quickstart.
+    # Added after that design's test figures over 3 seeds were seen (README), written before measuring: on test its
+    # abdomen recommendation missed the majority by the mean over 3 seeds, and image quality was read in 1 seed of 3
+    # (abdomen 0.923, 0.492, 0.508 against 0.508), while `--answer-probe` on each seed's run found quality in the image
+    # features the language model receives in every seed (val 0.932, 0.949, 0.966): the language model's reading varies
+    # from seed to seed, not the features. In the trainer stage the tower and patch embedding keep moving at the run's
+    # rate, so the language model learns to read features that change under it. LLaVA's second stage leaves the vision
+    # tower as its first stage put it; `trainer.part_learning_rates: {patch_embed: 0, vision: 0}` (07_trainer,
+    # `PartLearningRates`) does that here: after the warm-up, only the projector and the language model (and its LoRA)
+    # train. Otherwise the quickstart. Because the misses now differ from seed to seed, it is measured on val over seeds
+    # 0, 1 and 2 in all three categories (`--seed`). Rule: it becomes the quickstart if, by the mean over the three
+    # seeds, it is above the majority on all 12 answerable pairs on val, within the budget.
+    "llava-stem8-400img-warmup-view16std-rank8-plain-frozen": dict(images_per_category=400, stem=8, global_view=16, global_view_as="sum_plain",
+                                                                   global_view_standardize=True, global_view_rank=8, epochs=6, vision_warmup_steps=2000,
+                                                                   part_learning_rates={"patch_embed": 0.0, "vision": 0.0}, hf_name="tiny-llava",
+                                                                   why="the quickstart, with the patch embedding and tower left as the warm-up put them"),
 }
 
 
-def design_config(name: str, work: Path, category: str = "femur") -> dict:
-    "The quickstart config with one design applied, on a cohort of one category under `work`."
+def design_config(name: str, work: Path, category: str = "femur", seed: int = 0) -> dict:
+    "The quickstart config with one design applied, on a cohort of one category under `work` (seeds other than 0 name their run)."
     import yaml
     from brainvlm.vqa2d import write_vqa_manifests
     d = DESIGNS[name]; root = work / (f"cohort-{d['images_per_category']}" if category == "femur" else f"cohort-{category}-{d['images_per_category']}")
@@ -643,7 +658,7 @@ def design_config(name: str, work: Path, category: str = "femur") -> dict:
         make_vqa_cohort(root, categories=(category,), images_per_category=d["images_per_category"], size=SIZE, seed=0, overwrite=True)
         write_vqa_manifests(ingest_vqa(root), overwrite=True)
     cfg = yaml.safe_load((Path(__file__).resolve().parents[1] / "configs" / "vqa-quickstart.yaml").read_text())
-    cfg.update(run_name=name if category == "femur" else f"{name}-{category}", output_root=str(work / "runs"),
+    cfg.update(run_name=(name if category == "femur" else f"{name}-{category}") + (f"-seed{seed}" if seed else ""), seed=seed, output_root=str(work / "runs"),
                cohorts=[str(root / "cohort.yaml")], only_cohort=category)
     cfg["dataset"]["image2d"]["manifest"] = [str(root / "manifest_{split}.json")]
     cfg["model"]["image2d"]["stem"] = d["stem"]
@@ -654,6 +669,7 @@ def design_config(name: str, work: Path, category: str = "femur") -> dict:
     if "vision_warmup_steps" in d: cfg["trainer"]["vision_warmup_steps"] = d["vision_warmup_steps"]
     cfg["trainer"]["vision_warmup_pool"] = d.get("vision_warmup_pool", "mean")
     if "vision_warmup_standardize" in d: cfg["trainer"]["vision_warmup_standardize"] = d["vision_warmup_standardize"]
+    if "part_learning_rates" in d: cfg["trainer"]["part_learning_rates"] = d["part_learning_rates"]
     cfg["trainer"].update(num_train_epochs=d["epochs"], max_steps=-1, save_steps=100000, disable_tqdm=True)
     return cfg
 
@@ -763,8 +779,8 @@ def feature_probe(model, proc, cfg, pools=("mean", "tokens")) -> dict:
     return out
 
 
-def measure_design(name: str, work: Path, category: str = "femur") -> dict:
-    "Train one design on one category (femur unless told) and score its val images beside the majority answer."
+def measure_design(name: str, work: Path, category: str = "femur", seed: int = 0) -> dict:
+    "Train one design on one category (femur unless told) with one seed and score its val images beside the majority answer."
     from brainvlm.evaluate import load_run
     from brainvlm.run import load_run_config, train
     from brainvlm.vqa import score_held_out
@@ -777,7 +793,7 @@ def measure_design(name: str, work: Path, category: str = "femur") -> dict:
             return model, proc
         brainvlm.run.load_model = load_model
     t0 = time.perf_counter()
-    run = train(design_config(name, work, category)); train_s = time.perf_counter() - t0
+    run = train(design_config(name, work, category, seed)); train_s = time.perf_counter() - t0
     cfg = load_run_config(run); model, proc = load_run(run)
     scores, _ = score_held_out(run, cfg, model, proc, "val")       # as the run scores test: answers up to 4 tokens past the longest
     sc, rows = scores[category], pd.read_csv(run / "val_answers.csv", keep_default_na=False)
@@ -785,7 +801,7 @@ def measure_design(name: str, work: Path, category: str = "femur") -> dict:
     per = {q: {"model": sc[f"{q}_exact_match"], "model_ci": sc[f"{q}_exact_match_ci"], "majority": sc["baselines"]["majority"][f"{q}_exact_match"],
                "n": sc[f"{q}_n"], "distinct_answers": int(rows[rows.question == q].answer.nunique())} for q in qs}
     steps = json.loads((run / "log_history.json").read_text())[-1].get("step")
-    return {"design": name, "category": category, **DESIGNS[name], "threads": torch.get_num_threads(), "train_seconds": round(train_s, 1), "steps": steps,
+    return {"design": name, "category": category, "seed": seed, **DESIGNS[name], "threads": torch.get_num_threads(), "train_seconds": round(train_s, 1), "steps": steps,
             "total_seconds": round(time.perf_counter() - t0, 1), "val": per, "val_loss_own_vs_shuffled_image": image_dependence(run)}
 
 
@@ -962,6 +978,7 @@ def main(argv=None):
     ap.add_argument("--answer-probe", default=None, help="print answer_probe of a trained run folder and stop")
     ap.add_argument("--view-scale", default=None, help="print view_scale of a trained run folder with a global view and stop")
     ap.add_argument("--view-probe", default=None, help="print view_probe of a trained run folder with a global view (the view scaled at inference) and stop")
+    ap.add_argument("--seed", type=int, default=0, help="--design: the run's seed (weights, data order); results are kept per seed")
     ap.add_argument("--work", default=None, help="folder for the design's cohort and run (default: a temporary one)")
     a = ap.parse_args(argv)
     if (a.hf_name or a.standardize) and not a.warm_up_only: ap.error("--hf-name and --standardize go with --warm-up-only")
@@ -994,12 +1011,15 @@ def main(argv=None):
                   *(["\nwarm-up:", res["warm_up"]] if res["warm_up"] else []))
             out = Path(a.out) / f"vqa_plain_{a.design}_{a.plain[0]}{f'_warmup{a.warm_up}' if a.warm_up else ''}.json"; out.parent.mkdir(parents=True, exist_ok=True)
             return out.write_text(json.dumps(res, indent=1))
-        res = measure_design(a.design, work, a.category)
+        res = measure_design(a.design, work, a.category, a.seed)
         print(pd.DataFrame(res["val"]).T.to_markdown())
         print({k: v for k, v in res.items() if k != "val"})
         out = Path(a.out) / "vqa_designs.json"; out.parent.mkdir(parents=True, exist_ok=True)
-        done = json.loads(out.read_text()) if out.exists() else []
-        out.write_text(json.dumps([r for r in done if (r["design"], r.get("category", "femur")) != (a.design, a.category)] + [res], indent=1))
+        key = lambda r: (r["design"], r.get("category", "femur"), r.get("seed", 0))
+        with open(out.with_suffix(".lock"), "w") as lock:      # designs measured side by side add their rows one at a time
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            done = json.loads(out.read_text()) if out.exists() else []
+            out.write_text(json.dumps([r for r in done if key(r) != key(res)] + [res], indent=1))
         return
     rows, t0 = [], time.perf_counter()
     for n in a.sizes:

@@ -108,6 +108,7 @@ class TrainerSection:
     vision_warmup_lr: float = 1.0e-3           # ... its AdamW learning rate (batches of per_device_train_batch_size)
     vision_warmup_pool: str = "mean"           # ... what its heads read: the mean image token, every image token in order (tokens), or the tower's and a late view's apart
     vision_warmup_standardize: bool = False    # ... its heads read the features standardised over each batch
+    part_learning_rates: dict[str, float] = field(default_factory=dict)   # {part: rate}: a part's own learning rate in the trainer (0: it stays as the warm-up left it); the rest take learning_rate
 
 # %% ../nbs/07a_run.ipynb #4bbc7edb
 @dataclass
@@ -368,6 +369,16 @@ def dotlist_overrides(value,                      # a list of KEY=VALUE strings,
     return list(value)
 
 # %% ../nbs/07a_run.ipynb #6ca692bb
+def _check_part_learning_rates(cfg):
+    "`trainer.part_learning_rates`: parts the run trains, rates >= 0, and not beside a DeepSpeed config that builds its own optimizer (one rate)."
+    trained = [*cfg.model.train, *(["lm_lora"] if cfg.get("lora") else [])]
+    for part, lr in cfg.trainer.part_learning_rates.items():
+        if part not in trained: raise ConfigError(f"config key 'trainer.part_learning_rates.{part}': the run does not train {part} (model.train: {', '.join(cfg.model.train)})")
+        if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not 0 <= lr < float("inf"):
+            raise ConfigError(f"config key 'trainer.part_learning_rates.{part}' must be a learning rate >= 0, not {lr!r}")
+    if cfg.trainer.part_learning_rates and "optimizer" in (cfg.trainer.get("deepspeed") or {}):
+        raise ConfigError("config keys 'trainer.part_learning_rates' and 'trainer.deepspeed': the DeepSpeed config builds its own optimizer, with one learning rate")
+
 def _check_global_view(cfg, m: str, section):
     "`model.<m>.global_view*` against each other, the image and the batch (05_embed's `GlobalView`), naming the key."
     for k in VIEW_OPTIONS:
@@ -409,7 +420,7 @@ def resolve_config(config: str | os.PathLike | dict | DictConfig | None = None, 
     try: plain = OmegaConf.to_container(raw, resolve=True)
     except Exception as e: raise ConfigError(f"{config if not isinstance(config, (dict, DictConfig)) else 'config'}: {' '.join(str(e).split())}") from None
     cfg = OmegaConf.create(check_config(plain))
-    _check_deepspeed(cfg)
+    _check_deepspeed(cfg); _check_part_learning_rates(cfg)
     for c in cfg.cohorts: _register_cohorts(c)
     for m in list(cfg.model):
         if m not in ModelSection.__dataclass_fields__ and m not in cfg.dataset:
@@ -742,6 +753,7 @@ def train(config: str | os.PathLike | dict | None = None, overrides: Sequence[st
         stats = config_stats(cfg, skipped)
         trainer = ModalityTrainer(model=model, args=args, train_dataset=build_datasets(cfg, text, "train", stats, skipped, records),
                                   homogeneous_batches=cfg.trainer.homogeneous_batches,
+                                  part_learning_rates=OmegaConf.to_container(cfg.trainer.part_learning_rates),
                                   data_collator=collator(proc.tokenizer.pad_token_id, return_meta=True))
         if cfg.trainer.answer_samples_every:
             held_out = build_datasets(cfg, text, "val", stats, skipped, records)

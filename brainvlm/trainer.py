@@ -26,10 +26,11 @@ load_families()      # the built-in families registered: `Auto*.from_pretrained`
 # %% auto #0
 __all__ = ['MONITOR', 'STAGING', 'WARMUP_POOLS', 'CHECKPOINT_WEIGHTS', 'DEEPSPEED_CONFIGS', 'NonFiniteLossError',
            'embed_every_modality', 'ModalityLosses', 'ModalityLogs', 'progress_line', 'ProgressLines', 'ExactResume',
-           'SaveError', 'publish', 'staged', 'AtomicCheckpoints', 'EpochModalityBatches', 'ModalityTrainer',
-           'grad_norms_by_part', 'generate_answer', 'AnswerSamples', 'answer_classes', 'image_features', 'ApartHeads',
-           'warm_up_vision', 'load_checkpoint_weights', 'checkpoint_complete', 'ResumePoint', 'resume_point',
-           'zero_stage', 'deepspeed_config', 'gathered', 'built_whole', 'optimizer_shards', 'cpu_collectives']
+           'SaveError', 'publish', 'staged', 'AtomicCheckpoints', 'PartLearningRates', 'EpochModalityBatches',
+           'ModalityTrainer', 'grad_norms_by_part', 'generate_answer', 'AnswerSamples', 'answer_classes',
+           'image_features', 'ApartHeads', 'warm_up_vision', 'load_checkpoint_weights', 'checkpoint_complete',
+           'ResumePoint', 'resume_point', 'zero_stage', 'deepspeed_config', 'gathered', 'built_whole',
+           'optimizer_shards', 'cpu_collectives']
 
 # %% ../nbs/07_trainer.ipynb #71ccbc1c
 class NonFiniteLossError(BrainVLMError):
@@ -200,6 +201,32 @@ class AtomicCheckpoints:
         if self.args.should_save:
             rotate_checkpoints(str(run), self.args.save_total_limit, self.state.best_model_checkpoint, use_mtime=True)
 
+# %% ../nbs/07_trainer.ipynb #5c0d2e6f
+class PartLearningRates:
+    "A `Trainer` mixin: `part_learning_rates` {part: rate} gives those parts (`PARTS`) their own learning rate (0: they stay as they are)."
+    def __init__(self, *args, part_learning_rates: dict[str, float] | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.part_learning_rates = dict(part_learning_rates or {})
+        opened = {part_of(self.model, n) for n, p in self.model.named_parameters() if p.requires_grad}
+        for part, lr in self.part_learning_rates.items():
+            if part not in opened: raise ConfigError(f"trainer.part_learning_rates: {part!r} is not a trained part of this model (trained: {', '.join(sorted(opened))})")
+            if not 0 <= lr < math.inf: raise ConfigError(f"trainer.part_learning_rates: {part}'s rate must be >= 0 and finite, not {lr!r}")
+
+    def create_optimizer(self, model=None):
+        opt = super().create_optimizer(model)
+        if not self.part_learning_rates or getattr(opt, "parts_split", False): return opt
+        m = self.model if model is None else model
+        names = {p: n for n, p in m.named_parameters()}
+        groups = []
+        for g in opt.param_groups:                        # (decay, no decay) -> the same, per rate
+            by_rate: dict[float, list] = {}
+            for p in g["params"]: by_rate.setdefault(self.part_learning_rates.get(part_of(m, names[p]), g["lr"]), []).append(p)
+            groups += [{**{k: v for k, v in g.items() if k != "params"}, "params": ps, "lr": lr, "initial_lr": lr} for lr, ps in by_rate.items()]
+        opt.param_groups.clear()
+        for g in groups: opt.add_param_group(g)
+        opt.parts_split = True
+        return opt
+
 # %% ../nbs/07_trainer.ipynb #441fd1ec
 class EpochModalityBatches(ModalityBatchSampler):
     "A `ModalityBatchSampler` that reads the modality of every index (`modalities_of()`) and the epoch (`epoch_of()`) each time an epoch's batches are drawn."
@@ -214,8 +241,8 @@ class EpochModalityBatches(ModalityBatchSampler):
     def __iter__(self): self._read(); return super().__iter__()
     def __len__(self): self._read(); return super().__len__()
 
-class ModalityTrainer(ModalityLosses, ModalityLogs, ExactResume, AtomicCheckpoints, Trainer):
-    "A `Trainer` for modality-keyed batches: the losses, logs, resume and whole checkpoints above, and batches of one modality each."
+class ModalityTrainer(ModalityLosses, ModalityLogs, ExactResume, AtomicCheckpoints, PartLearningRates, Trainer):
+    "A `Trainer` for modality-keyed batches: the losses, logs, resume and whole checkpoints above, a rate per part, and batches of one modality each."
     def __init__(self, *args,
                  homogeneous_batches: bool = True,   # every training batch holds one modality (ModalityBatchSampler)
                  **kwargs):
