@@ -222,6 +222,7 @@ class PartLearningRates:
             by_rate: dict[float, list] = {}
             for p in g["params"]: by_rate.setdefault(self.part_learning_rates.get(part_of(m, names[p]), g["lr"]), []).append(p)
             groups += [{**{k: v for k, v in g.items() if k != "params"}, "params": ps, "lr": lr, "initial_lr": lr} for lr, ps in by_rate.items()]
+        groups.sort(key=lambda g: g["lr"] != opt.defaults["lr"])   # the run's own rate first: the trainer logs the first group's
         opt.param_groups.clear()
         for g in groups: opt.add_param_group(g)
         opt.parts_split = True
