@@ -370,14 +370,21 @@ def dotlist_overrides(value,                      # a list of KEY=VALUE strings,
 
 # %% ../nbs/07a_run.ipynb #6ca692bb
 def _check_part_learning_rates(cfg):
-    "`trainer.part_learning_rates`: parts the run trains, rates >= 0, and not beside a DeepSpeed config that builds its own optimizer (one rate)."
+    """`trainer.part_learning_rates`: a part set to null is left out (overrides merge into a config's rates); the others
+    trained by the run, at rates >= 0, with an `optim` that keeps a rate per group, and not beside a DeepSpeed config
+    whose own optimizer or scheduler gives every part one rate."""
+    from brainvlm.trainer import PART_RATE_OPTIMIZERS
+    rates = cfg.trainer.part_learning_rates = {k: v for k, v in cfg.trainer.part_learning_rates.items() if v is not None}
     trained = [*cfg.model.train, *(["lm_lora"] if cfg.get("lora") else [])]
-    for part, lr in cfg.trainer.part_learning_rates.items():
-        if part not in trained: raise ConfigError(f"config key 'trainer.part_learning_rates.{part}': the run does not train {part} (model.train: {', '.join(cfg.model.train)})")
+    for part, lr in rates.items():
+        if part not in trained: raise ConfigError(f"config key 'trainer.part_learning_rates.{part}': the run does not train {part} (model.train: "
+                                                  f"{', '.join(cfg.model.train)}); leave it out, or trainer.part_learning_rates.{part}=null")
         if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not 0 <= lr < float("inf"):
             raise ConfigError(f"config key 'trainer.part_learning_rates.{part}' must be a learning rate >= 0, not {lr!r}")
-    if cfg.trainer.part_learning_rates and "optimizer" in (cfg.trainer.get("deepspeed") or {}):
-        raise ConfigError("config keys 'trainer.part_learning_rates' and 'trainer.deepspeed': the DeepSpeed config builds its own optimizer, with one learning rate")
+    if rates and cfg.trainer.get("optim", PART_RATE_OPTIMIZERS[1]) not in PART_RATE_OPTIMIZERS:
+        raise ConfigError(f"config keys 'trainer.part_learning_rates' and 'trainer.optim': {cfg.trainer.optim} does not keep a rate per group (one of: {', '.join(PART_RATE_OPTIMIZERS)})")
+    if rates and {"optimizer", "scheduler"} & set(cfg.trainer.get("deepspeed") or {}):
+        raise ConfigError("config keys 'trainer.part_learning_rates' and 'trainer.deepspeed': the DeepSpeed config's own optimizer or scheduler gives every part one rate")
 
 def _check_global_view(cfg, m: str, section):
     "`model.<m>.global_view*` against each other, the image and the batch (05_embed's `GlobalView`), naming the key."

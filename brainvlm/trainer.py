@@ -24,13 +24,13 @@ from .models import family_of, load_families, part_of, progress_bars_for, model_
 load_families()      # the built-in families registered: `Auto*.from_pretrained` finds a saved run's classes (09_evaluate)
 
 # %% auto #0
-__all__ = ['MONITOR', 'STAGING', 'WARMUP_POOLS', 'CHECKPOINT_WEIGHTS', 'DEEPSPEED_CONFIGS', 'NonFiniteLossError',
-           'embed_every_modality', 'ModalityLosses', 'ModalityLogs', 'progress_line', 'ProgressLines', 'ExactResume',
-           'SaveError', 'publish', 'staged', 'AtomicCheckpoints', 'PartLearningRates', 'EpochModalityBatches',
-           'ModalityTrainer', 'grad_norms_by_part', 'generate_answer', 'AnswerSamples', 'answer_classes',
-           'image_features', 'ApartHeads', 'warm_up_vision', 'load_checkpoint_weights', 'checkpoint_complete',
-           'ResumePoint', 'resume_point', 'zero_stage', 'deepspeed_config', 'gathered', 'built_whole',
-           'optimizer_shards', 'cpu_collectives']
+__all__ = ['MONITOR', 'STAGING', 'PART_RATE_OPTIMIZERS', 'WARMUP_POOLS', 'CHECKPOINT_WEIGHTS', 'DEEPSPEED_CONFIGS',
+           'NonFiniteLossError', 'embed_every_modality', 'ModalityLosses', 'ModalityLogs', 'progress_line',
+           'ProgressLines', 'ExactResume', 'SaveError', 'publish', 'staged', 'AtomicCheckpoints', 'PartLearningRates',
+           'EpochModalityBatches', 'ModalityTrainer', 'grad_norms_by_part', 'generate_answer', 'AnswerSamples',
+           'answer_classes', 'image_features', 'ApartHeads', 'warm_up_vision', 'load_checkpoint_weights',
+           'checkpoint_complete', 'ResumePoint', 'resume_point', 'zero_stage', 'deepspeed_config', 'gathered',
+           'built_whole', 'optimizer_shards', 'cpu_collectives']
 
 # %% ../nbs/07_trainer.ipynb #71ccbc1c
 class NonFiniteLossError(BrainVLMError):
@@ -202,8 +202,10 @@ class AtomicCheckpoints:
             rotate_checkpoints(str(run), self.args.save_total_limit, self.state.best_model_checkpoint, use_mtime=True)
 
 # %% ../nbs/07_trainer.ipynb #5c0d2e6f
+PART_RATE_OPTIMIZERS = ("adamw_torch", "adamw_torch_fused", "adamw_8bit", "adafactor", "sgd", "adagrad", "rmsprop", "lion_8bit")   # `optim`s whose groups keep their own rates (0: no change)
+
 class PartLearningRates:
-    "A `Trainer` mixin: `part_learning_rates` {part: rate} gives those parts (`PARTS`) their own learning rate (0: they stay as they are)."
+    "A `Trainer` mixin: `part_learning_rates` {part: rate} gives those parts (`PARTS`) their own learning rate (0: their weights stay as they are)."
     def __init__(self, *args, part_learning_rates: dict[str, float] | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self.part_learning_rates = dict(part_learning_rates or {})
@@ -211,22 +213,37 @@ class PartLearningRates:
         for part, lr in self.part_learning_rates.items():
             if part not in opened: raise ConfigError(f"trainer.part_learning_rates: {part!r} is not a trained part of this model (trained: {', '.join(sorted(opened))})")
             if not 0 <= lr < math.inf: raise ConfigError(f"trainer.part_learning_rates: {part}'s rate must be >= 0 and finite, not {lr!r}")
+        if self.part_learning_rates and self.args.optim not in PART_RATE_OPTIMIZERS:
+            raise ConfigError(f"trainer.part_learning_rates: optim {getattr(self.args.optim, 'value', self.args.optim)} does not keep a rate per group (one of: {', '.join(PART_RATE_OPTIMIZERS)})")
 
     def create_optimizer(self, model=None):
         opt = super().create_optimizer(model)
-        if not self.part_learning_rates or getattr(opt, "parts_split", False): return opt
+        if not self.part_learning_rates or any("parts" in g for g in opt.param_groups): return opt   # split once (a second `train` too)
         m = self.model if model is None else model
         names = {p: n for n, p in m.named_parameters()}
         groups = []
-        for g in opt.param_groups:                        # (decay, no decay) -> the same, per rate
-            by_rate: dict[float, list] = {}
-            for p in g["params"]: by_rate.setdefault(self.part_learning_rates.get(part_of(m, names[p]), g["lr"]), []).append(p)
-            groups += [{**{k: v for k, v in g.items() if k != "params"}, "params": ps, "lr": lr, "initial_lr": lr} for lr, ps in by_rate.items()]
+        for g in opt.param_groups:                        # (decay, no decay) -> the same, per rate; `parts` names what each holds
+            by_rate: dict[float, dict] = {}
+            for p in g["params"]:
+                part = part_of(m, names[p]); lr = self.part_learning_rates.get(part, g["lr"])
+                by_rate.setdefault(lr, {"params": [], "parts": set()}); by_rate[lr]["params"].append(p); by_rate[lr]["parts"].add(part)
+            groups += [{**{k: v for k, v in g.items() if k != "params"}, "params": d["params"], "parts": sorted(d["parts"]), "lr": lr, "initial_lr": lr}
+                       for lr, d in by_rate.items()]
         groups.sort(key=lambda g: g["lr"] != opt.defaults["lr"])   # the run's own rate first: the trainer logs the first group's
         opt.param_groups.clear()
         for g in groups: opt.add_param_group(g)
-        opt.parts_split = True
         return opt
+
+    def _load_optimizer_and_scheduler(self, checkpoint):
+        "On resume, the checkpoint's rates come back with its optimizer: refuse rates other than this run's, naming the part."
+        try: super()._load_optimizer_and_scheduler(checkpoint)
+        except ValueError as e:
+            if "parameter group" not in str(e): raise
+            raise ConfigError(f"{checkpoint}: its optimizer holds other parameter groups than this run's (was trainer.part_learning_rates changed?)") from None
+        for g in self.optimizer.param_groups if checkpoint else ():
+            for part in g.get("parts", ()):
+                want = self.part_learning_rates.get(part, self.args.learning_rate)
+                if not math.isclose(g["initial_lr"], want): raise ConfigError(f"{checkpoint}: {part} was trained at learning rate {g['initial_lr']}, this run sets {want} (trainer.part_learning_rates)")
 
 # %% ../nbs/07_trainer.ipynb #441fd1ec
 class EpochModalityBatches(ModalityBatchSampler):
